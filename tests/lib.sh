@@ -1,0 +1,178 @@
+# tests/lib.sh: helpers for the integration tests (bash, TAP output).
+#
+# A test sources this, calls `plan N`, then uses ok/is/like/unlike. Every
+# test gets its own temporary folder ($T) and everything it starts is
+# stopped and removed on exit, pass or fail; nothing outside $T is touched.
+# Set NVR_TEST_KEEP=1 to keep $T for a post-mortem.
+
+set -u
+
+: "${top_srcdir:?run through make check}"
+: "${top_builddir:?run through make check}"
+top_srcdir=$(cd "$top_srcdir" && pwd)
+top_builddir=$(cd "$top_builddir" && pwd)
+
+NVRD=$top_builddir/nvrd/nvrd
+
+# The GStreamer-based tools run under ASan (--enable-sanitizers) without
+# leak detection: GLib and GStreamer keep type registrations, caches and
+# thread pools for the life of the process, built without frame pointers,
+# so LeakSanitizer cannot tell them from leaks. nvrd and the unit tests
+# keep leak detection on.
+# `env` execs the tool, so a background job's pid is the tool's own.
+CAMSIM=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/contrib/camsim/nvr-camsim")
+PLAY=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/camsim/nvr-test-play")
+NVR_PG=$top_srcdir/contrib/nvr-pg.sh
+MAKE_PKI=$top_srcdir/contrib/make-test-pki.sh
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/nvr-test.XXXXXX")
+# Traversable, not listable: the private PostgreSQL runs as another user
+# when the tests run as root (contrib/nvr-pg.sh).
+chmod 0711 "$T"
+_tap_n=0
+_tap_failed=0
+_bg_pids=""
+_pg_dirs=""
+
+plan() { echo "1..$1"; }
+diag() { printf '# %s\n' "$*" | sed '2,$s/^/# /'; }
+
+_result() {
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $_tap_n - $2"
+	else
+		echo "not ok $_tap_n - $2"
+		_tap_failed=$((_tap_failed + 1))
+	fi
+}
+
+# ok "description" command...: passes when the command exits 0.
+ok() {
+	local d=$1
+	shift
+	if "$@"; then _result 0 "$d"; else _result 1 "$d"; fi
+}
+
+# is ACTUAL EXPECTED "description"
+is() {
+	if [ "$1" = "$2" ]; then
+		_result 0 "$3"
+	else
+		_result 1 "$3"
+		diag "expected: '$2'" "got: '$1'"
+	fi
+}
+
+# like FILE-OR-TEXT REGEX "description": grep -E on a file, or on text.
+like() {
+	if { [ -f "$1" ] && grep -Eq -- "$2" "$1"; } || { [ ! -f "$1" ] && printf '%s' "$1" | grep -Eq -- "$2"; }; then
+		_result 0 "$3"
+	else
+		_result 1 "$3"
+		diag "no match for /$2/ in:"
+		if [ -f "$1" ]; then tail -n 30 "$1" | sed 's/^/# /'; else printf '%s\n' "$1" | tail -n 30 | sed 's/^/# /'; fi
+	fi
+}
+
+unlike() {
+	if { [ -f "$1" ] && grep -Eq -- "$2" "$1"; } || { [ ! -f "$1" ] && printf '%s' "$1" | grep -Eq -- "$2"; }; then
+		_result 1 "$3"
+		diag "unexpected match for /$2/"
+	else
+		_result 0 "$3"
+	fi
+}
+
+bail_out() {
+	echo "Bail out! $*"
+	exit 1
+}
+
+# bg NAME command...: starts a process in the background, output to
+# $T/NAME.log; sets BG_PID. Stopped at exit if still running.
+bg() {
+	local name=$1
+	shift
+	"$@" >"$T/$name.log" 2>&1 &
+	BG_PID=$!
+	_bg_pids="$_bg_pids $BG_PID"
+}
+
+# wait_for FILE REGEX SECONDS: polls until the file matches.
+wait_for() {
+	local i=0 max=$(($3 * 10))
+	while [ $i -lt $max ]; do
+		[ -f "$1" ] && grep -Eq -- "$2" "$1" && return 0
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# wait_exit PID SECONDS: waits for a background child to end and sets
+# EXIT_STATUS to its status, or to "timeout" (leaving it running). Not for
+# use inside $(...): a subshell cannot wait for its parent's children.
+wait_exit() {
+	local i=0 max=$(($2 * 20))
+	EXIT_STATUS=timeout
+	while kill -0 "$1" 2>/dev/null; do
+		# A zombie still answers kill -0; `wait` collects it below.
+		[ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ] && break
+		[ $i -ge $max ] && return
+		sleep 0.05
+		i=$((i + 1))
+	done
+	wait "$1"
+	EXIT_STATUS=$?
+}
+
+# start_pg NAME: a private PostgreSQL in $T/NAME; sets PGHOST.
+start_pg() {
+	local d=$T/${1:-db}
+	mkdir -p "$d"
+	_pg_dirs="$_pg_dirs $d"
+	PGHOST=$("$NVR_PG" start "$d" --fast) || bail_out "cannot start PostgreSQL"
+	export PGHOST PGUSER=nvr
+}
+
+stop_pg() { "$NVR_PG" stop "$T/${1:-db}"; }
+
+psql_q() { psql -X -q -At -v ON_ERROR_STOP=1 -d "${PGDATABASE:-postgres}" -c "$1"; }
+
+# start_camsim NAME ARGS...: nvr-camsim on a free port; sets CAMSIM_PORT.
+start_camsim() {
+	local name=$1
+	shift
+	rm -f "$T/$name.port"
+	bg "$name" "${CAMSIM[@]}" --port 0 --port-file "$T/$name.port" "$@"
+	local i=0
+	while [ ! -s "$T/$name.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	[ -s "$T/$name.port" ] || { cat "$T/$name.log" >&2; bail_out "nvr-camsim $name did not start"; }
+	CAMSIM_PORT=$(cat "$T/$name.port")
+}
+
+_cleanup() {
+	local p d
+	for p in $_bg_pids; do kill "$p" 2>/dev/null; done
+	for p in $_bg_pids; do
+		local i=0
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$p" 2>/dev/null
+	done
+	for d in $_pg_dirs; do "$NVR_PG" stop "$d" >/dev/null 2>&1; done
+	if [ $_tap_failed -gt 0 ]; then
+		for f in "$T"/*.log "$T"/*/pg/postgres.log; do
+			[ -f "$f" ] || continue
+			echo "# --- last lines of $f"
+			tail -n 40 "$f" | sed 's/^/#   /'
+		done
+	fi
+	if [ "${NVR_TEST_KEEP:-0}" = 1 ]; then
+		echo "# kept $T"
+	else
+		rm -rf "$T"
+	fi
+}
+trap _cleanup EXIT
+trap 'exit 130' INT TERM
