@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "nvrd/backoff.h"
+#include "tests/harness/run.h"
 
 START_TEST(grows_within_bounds_and_caps)
 {
@@ -60,16 +61,10 @@ main(void)
 {
 	Suite *s = suite_create("backoff");
 	TCase *tc = tcase_create("delays");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, grows_within_bounds_and_caps);
 	tcase_add_test(tc, jitter_spreads_retries);
 	tcase_add_test(tc, degenerate_arguments);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

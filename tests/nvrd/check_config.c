@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "nvrd/config.h"
+#include "tests/harness/run.h"
 
 static struct nvr_config *cfg;
 static struct nvr_config_errors errs;
@@ -353,11 +354,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(config_suite());
 }

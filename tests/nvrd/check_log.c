@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "nvrd/log.h"
+#include "tests/harness/run.h"
 
 static char line[NVR_LOG_MAX_LINE + 8];
 
@@ -124,8 +125,6 @@ main(void)
 {
 	Suite *s = suite_create("log");
 	TCase *tc = tcase_create("format");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, plain_record);
 	tcase_add_test(tc, detail_and_hint);
@@ -134,9 +133,5 @@ main(void)
 	tcase_add_test(tc, journald_prefix);
 	tcase_add_test(tc, levels);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }

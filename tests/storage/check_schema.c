@@ -19,6 +19,7 @@
 #include "storage/db.h"
 #include "storage/schema.h"
 #include "tests/harness/pgtest.h"
+#include "tests/harness/run.h"
 
 static struct pgtest pg;
 static char conninfo[PATH_MAX + 128];
@@ -273,8 +274,6 @@ main(void)
 	Suite *s = suite_create("schema");
 	TCase *tc = tcase_create("migrations");
 	TCase *tcc = tcase_create("connections");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_unchecked_fixture(tc, suite_setup, suite_teardown);
 	tcase_add_checked_fixture(tc, test_setup, test_teardown);
@@ -290,9 +289,5 @@ main(void)
 	tcase_add_test(tcc, connect_to_nothing_fails_clearly);
 	tcase_add_test(tcc, stalled_server_times_out_or_is_interrupted);
 	suite_add_tcase(s, tcc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return harness_run(s);
 }
