@@ -522,14 +522,15 @@ valid_name(const char *s)
 	return true;
 }
 
-static bool
-section_known(const char *name)
+/* The table's own spelling of a section name, or NULL if unknown. */
+static const char *
+known_section(const char *name)
 {
 	for (size_t i = 0; i < NKEYS; i++) {
 		if (strcmp(keys[i].section, name) == 0)
-			return true;
+			return keys[i].section;
 	}
-	return false;
+	return NULL;
 }
 
 static void
@@ -540,27 +541,20 @@ parse_section(struct parser *p, char *line)
 	const char *best = NULL;
 	size_t bestd = 3;
 
+	p->section = "";
 	if (end == NULL || *trim(end + 1) != '\0') {
 		perr(p, "malformed section header; expected [name]");
-		p->section = "";
 		return;
 	}
 	*end = '\0';
 	name = trim(line + 1);
 	if (!valid_name(name)) {
 		perr(p, "invalid section name; use 1 to %d of a-z, 0-9 and _", NVR_CONFIG_MAX_NAME);
-		p->section = "";
 		return;
 	}
-	if (section_known(name)) {
-		for (size_t i = 0; i < NKEYS; i++) {
-			if (strcmp(keys[i].section, name) == 0) {
-				p->section = keys[i].section;
-				break;
-			}
-		}
+	if ((p->section = known_section(name)) != NULL)
 		return;
-	}
+	p->section = "";
 	for (size_t i = 0; i < NKEYS; i++) {
 		size_t d = edit_distance(name, keys[i].section);
 		if (d < bestd) {
@@ -572,7 +566,6 @@ parse_section(struct parser *p, char *line)
 		perr(p, "unknown section [%s]; did you mean [%s]?", name, best);
 	else
 		perr(p, "unknown section [%s]", name);
-	p->section = "";
 }
 
 /* Undoes "..." quoting in place: \" and \\ are the only escapes. Returns
