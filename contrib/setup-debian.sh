@@ -26,8 +26,9 @@ pkgs_gst="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav glib-networking"
 # Private PostgreSQL for tests and quickstart; openssl for the test PKI.
 pkgs_run="postgresql-15 openssl procps"
-# Fuzz targets (libFuzzer), `make lint`, and checking the systemd unit and man page.
-pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db"
+# Fuzz targets (libFuzzer), `make lint`, checking the systemd unit and man page,
+# and WebCrypto (Node) for the browser side of the key sealing.
+pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs"
 
 all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_run $pkgs_check)
 missing=""

@@ -7,7 +7,7 @@
 #      test again
 #   4. make lint (clang-tidy, cppcheck)
 #   5. builds the fuzz targets with clang/libFuzzer, runs each for
-#      FUZZ_SECONDS (default 60)
+#      FUZZ_SECONDS (default 120), two at a time
 #   6. make distcheck (the release tarball builds, tests, installs, uninstalls)
 #
 # Exits non-zero as soon as a step fails, after printing the failing tests'
@@ -21,7 +21,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-120}
 SKIP=${SKIP:-}
 t_start=$(date +%s)
 summary=""
@@ -117,7 +117,7 @@ step_done
 step "fuzz targets, ${FUZZ_SECONDS}s each (clang, libFuzzer, ASan)"
 if ! skipped fuzz; then
 	configure_build _build-fuzz CC=clang --enable-fuzzing
-	make -C _build-fuzz fuzz-smoke FUZZ_SECONDS="$FUZZ_SECONDS"
+	make -C _build-fuzz fuzz-smoke FUZZ_SECONDS="$FUZZ_SECONDS" FUZZ_JOBS="$JOBS"
 fi
 step_done
 

@@ -1,0 +1,89 @@
+/*
+ * encode.c: hex and base64.
+ */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "nvrd/encode.h"
+
+void
+nvr_hex_encode(const uint8_t *in, size_t len, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < len; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * len] = '\0';
+}
+
+nvr_err
+nvr_hex_decode(const char *in, uint8_t *out, size_t outlen)
+{
+	if (strlen(in) != 2 * outlen)
+		return NVR_ERR_INVAL;
+	for (size_t i = 0; i < outlen; i++) {
+		int v = 0;
+
+		for (int k = 0; k < 2; k++) {
+			int c = tolower((unsigned char)in[2 * i + (size_t)k]);
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (c - '0');
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + (c - 'a' + 10);
+			else
+				return NVR_ERR_INVAL;
+		}
+		out[i] = (uint8_t)v;
+	}
+	return NVR_OK;
+}
+
+char *
+nvr_b64_encode(const uint8_t *in, size_t len)
+{
+	char *out;
+
+	if (len > ((size_t)1 << 30))
+		return NULL;
+	if ((out = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
+		return NULL;
+	EVP_EncodeBlock((unsigned char *)out, in, (int)len);
+	return out;
+}
+
+nvr_err
+nvr_b64_decode(const char *in, size_t max, uint8_t **out, size_t *outlen)
+{
+	size_t len = strlen(in), pad = 0;
+	uint8_t *buf;
+	int n;
+
+	*out = NULL;
+	if (len % 4 != 0)
+		return NVR_ERR_INVAL;
+	if (len / 4 * 3 > max + 2)
+		return NVR_ERR_TOOBIG;
+	if (len >= 1 && in[len - 1] == '=')
+		pad++;
+	if (len >= 2 && in[len - 2] == '=')
+		pad++;
+	if ((buf = malloc(len / 4 * 3 + 1)) == NULL)
+		return NVR_ERR_NOMEM;
+	/* EVP_DecodeBlock counts padding as zero bytes and rejects anything
+	 * outside the alphabet. */
+	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
+	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max) {
+		free(buf);
+		return n < 0 ? NVR_ERR_INVAL : NVR_ERR_TOOBIG;
+	}
+	*out = buf;
+	*outlen = (size_t)n - pad;
+	return NVR_OK;
+}

@@ -1,0 +1,376 @@
+/*
+ * catalog.c: cameras, key holders, streams and camera status in PostgreSQL.
+ * It must never put a clear password in a statement, and never leave a
+ * PGresult uncleared.
+ */
+#include "autoconfig.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvrd/log.h"
+#include "storage/catalog.h"
+#include "storage/db.h"
+#include "storage/seal.h"
+
+void
+stg_camera_clear(struct stg_camera *c)
+{
+	if (c == NULL)
+		return;
+	free(c->url);
+	free(c->username);
+	free(c->password_sealed);
+	free(c->tls_ca_pem);
+	free(c->last_error);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+stg_cameras_free(struct stg_camera *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		stg_camera_clear(&v[i]);
+	free(v);
+}
+
+void
+stg_keyholders_free(struct stg_keyholder *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		EVP_PKEY_free(v[i].pub);
+	free(v);
+}
+
+const char *
+stg_catalog_check_name(const char *name, bool keyholder)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n > STG_NAME_MAX)
+		return "a name is 1 to 64 characters";
+	if (!isalnum((unsigned char)name[0]))
+		return "a name starts with a letter or a digit";
+	for (const char *p = name; *p; p++) {
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-' && !(keyholder && *p == '@'))
+			return keyholder ? "a name holds only letters, digits and . _ - @"
+					 : "a name holds only letters, digits and . _ -";
+	}
+	return NULL;
+}
+
+/* Runs a statement with text parameters (NULL for SQL NULL); lengths and
+ * formats given for bytea parameters. Returns the checked result. A unique
+ * violation (SQLSTATE 23505: a name or key already taken) is returned as
+ * NVR_ERR_INVAL without being logged: the caller words it for the user. */
+static nvr_err
+run(PGconn *db, const char *sql, int n, const char *const *vals, const int *lens, const int *fmts,
+    ExecStatusType want, const char *what, PGresult **out)
+{
+	PGresult *r = PQexecParams(db, sql, n, NULL, vals, lens, fmts, 0);
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	nvr_err rc;
+
+	*out = NULL;
+	if (state != NULL && strcmp(state, "23505") == 0) {
+		PQclear(r);
+		return NVR_ERR_INVAL;
+	}
+	if ((rc = stg_db_check(db, r, want, what)) == NVR_OK)
+		*out = r;
+	return rc;
+}
+
+static char *
+dup_or_null(PGresult *r, int row, int col)
+{
+	return PQgetisnull(r, row, col) ? NULL : strdup(PQgetvalue(r, row, col));
+}
+
+/* bytea text output ("\x...") into a new buffer. */
+static uint8_t *
+bytea(PGresult *r, int row, int col, size_t *len)
+{
+	unsigned char *u;
+	uint8_t *copy;
+
+	*len = 0;
+	if (PQgetisnull(r, row, col) ||
+	    (u = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, col), len)) == NULL)
+		return NULL;
+	copy = malloc(*len ? *len : 1);
+	if (copy != NULL)
+		memcpy(copy, u, *len);
+	PQfreemem(u);
+	return copy;
+}
+
+#define CAMERA_COLUMNS                                                                       \
+	"c.id, c.name, c.url, c.username, c.password_sealed, c.tls_ca_pem, c.tls_pin_sha256, " \
+	"c.allow_basic, c.plain_rtp, c.enabled, c.updated_at, s.state, s.last_error "
+#define CAMERA_FROM "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
+
+static nvr_err
+camera_from_row(PGresult *r, int i, struct stg_camera *c)
+{
+	uint8_t *pin;
+	size_t len;
+
+	memset(c, 0, sizeof(*c));
+	if (nvr_uuid_parse(PQgetvalue(r, i, 0), &c->id) != NVR_OK)
+		return NVR_ERR_INTERNAL;
+	snprintf(c->name, sizeof(c->name), "%s", PQgetvalue(r, i, 1));
+	c->url = strdup(PQgetvalue(r, i, 2));
+	c->username = dup_or_null(r, i, 3);
+	c->password_sealed = bytea(r, i, 4, &c->password_sealed_len);
+	c->tls_ca_pem = dup_or_null(r, i, 5);
+	if ((pin = bytea(r, i, 6, &len)) != NULL && len == 32) {
+		memcpy(c->pin, pin, 32);
+		c->has_pin = true;
+	}
+	free(pin);
+	c->allow_basic = PQgetvalue(r, i, 7)[0] == 't';
+	c->plain_rtp = PQgetvalue(r, i, 8)[0] == 't';
+	c->enabled = PQgetvalue(r, i, 9)[0] == 't';
+	snprintf(c->updated_at, sizeof(c->updated_at), "%s", PQgetvalue(r, i, 10));
+	snprintf(c->state, sizeof(c->state), "%s", PQgetisnull(r, i, 11) ? "never started" : PQgetvalue(r, i, 11));
+	c->last_error = dup_or_null(r, i, 12);
+	return c->url ? NVR_OK : NVR_ERR_NOMEM;
+}
+
+nvr_err
+stg_catalog_camera_add(PGconn *db, struct stg_camera *c)
+{
+	char id[NVR_UUID_STRLEN];
+	const char *vals[9];
+	int lens[9] = { 0 }, fmts[9] = { 0 };
+	PGresult *r;
+	nvr_err rc;
+
+	if (nvr_uuid_is_nil(&c->id) && (rc = nvr_uuid_new(&c->id)) != NVR_OK)
+		return rc;
+	nvr_uuid_format(&c->id, id);
+	vals[0] = id;
+	vals[1] = c->name;
+	vals[2] = c->url;
+	vals[3] = c->username;
+	vals[4] = (const char *)c->password_sealed;
+	lens[4] = (int)c->password_sealed_len;
+	fmts[4] = 1;
+	vals[5] = c->tls_ca_pem;
+	vals[6] = c->has_pin ? (const char *)c->pin : NULL;
+	lens[6] = 32;
+	fmts[6] = 1;
+	vals[7] = c->allow_basic ? "t" : "f";
+	vals[8] = c->plain_rtp ? "t" : "f";
+	rc = run(db,
+	    "INSERT INTO cameras (id, name, url, username, password_sealed, tls_ca_pem, tls_pin_sha256,"
+	    " allow_basic, plain_rtp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+	    9, vals, lens, fmts, PGRES_COMMAND_OK, "adding the camera", &r);
+	if (rc != NVR_OK)
+		return rc;
+	PQclear(r);
+	return NVR_OK;
+}
+
+nvr_err
+stg_catalog_cameras(PGconn *db, struct stg_camera **v, size_t *n)
+{
+	PGresult *r;
+	nvr_err rc;
+	int rows;
+
+	*v = NULL;
+	*n = 0;
+	rc = run(db, "SELECT " CAMERA_COLUMNS CAMERA_FROM "WHERE c.removed_at IS NULL ORDER BY c.name", 0, NULL,
+	    NULL, NULL, PGRES_TUPLES_OK, "listing cameras", &r);
+	if (rc != NVR_OK)
+		return rc;
+	rows = PQntuples(r);
+	if ((*v = calloc((size_t)rows + 1, sizeof(**v))) == NULL) {
+		PQclear(r);
+		return NVR_ERR_NOMEM;
+	}
+	for (int i = 0; i < rows && rc == NVR_OK; i++) {
+		rc = camera_from_row(r, i, &(*v)[i]);
+		*n = (size_t)i + 1;
+	}
+	PQclear(r);
+	if (rc != NVR_OK) {
+		stg_cameras_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+	}
+	return rc;
+}
+
+nvr_err
+stg_catalog_camera_get(PGconn *db, const char *name, struct stg_camera *c)
+{
+	const char *vals[1] = { name };
+	PGresult *r;
+	nvr_err rc;
+
+	rc = run(db, "SELECT " CAMERA_COLUMNS CAMERA_FROM "WHERE c.removed_at IS NULL AND c.name = $1", 1, vals,
+	    NULL, NULL, PGRES_TUPLES_OK, "reading the camera", &r);
+	if (rc != NVR_OK)
+		return rc;
+	rc = PQntuples(r) == 1 ? camera_from_row(r, 0, c) : NVR_ERR_INVAL;
+	PQclear(r);
+	return rc;
+}
+
+/* Runs an UPDATE/DELETE by name and reports whether a row matched. */
+static nvr_err
+change_by_name(PGconn *db, const char *sql, const char *name, const char *what)
+{
+	const char *vals[1] = { name };
+	PGresult *r;
+	nvr_err rc = run(db, sql, 1, vals, NULL, NULL, PGRES_COMMAND_OK, what, &r);
+
+	if (rc != NVR_OK)
+		return rc;
+	rc = strcmp(PQcmdTuples(r), "0") == 0 ? NVR_ERR_INVAL : NVR_OK;
+	PQclear(r);
+	return rc;
+}
+
+nvr_err
+stg_catalog_camera_remove(PGconn *db, const char *name)
+{
+	return change_by_name(db,
+	    "UPDATE cameras SET removed_at = now(), enabled = false, updated_at = now()"
+	    " WHERE name = $1 AND removed_at IS NULL",
+	    name, "removing the camera");
+}
+
+nvr_err
+stg_catalog_keyholder_add(PGconn *db, const char *name, const char *pem, struct stg_keyholder *out)
+{
+	char id[NVR_UUID_STRLEN];
+	const char *vals[4];
+	int lens[4] = { 0 }, fmts[4] = { 0, 0, 0, 1 };
+	EVP_PKEY *k = NULL;
+	PGresult *r;
+	nvr_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = stg_seal_read_public(pem, strlen(pem), &k)) != NVR_OK)
+		return rc;
+	rc = stg_seal_fingerprint(k, out->fingerprint);
+	EVP_PKEY_free(k);
+	if (rc != NVR_OK || (rc = nvr_uuid_new(&out->id)) != NVR_OK)
+		return rc;
+	nvr_uuid_format(&out->id, id);
+	snprintf(out->name, sizeof(out->name), "%s", name);
+	vals[0] = id;
+	vals[1] = name;
+	vals[2] = pem;
+	vals[3] = (const char *)out->fingerprint;
+	lens[3] = 32;
+	rc = run(db, "INSERT INTO key_holders (id, name, public_key_pem, fingerprint) VALUES ($1, $2, $3, $4)",
+	    4, vals, lens, fmts, PGRES_COMMAND_OK, "adding the key holder", &r);
+	if (rc != NVR_OK)
+		return rc;
+	PQclear(r);
+	return NVR_OK;
+}
+
+static nvr_err
+keyholder_from_row(PGresult *r, int i, bool keys, struct stg_keyholder *k)
+{
+	uint8_t *fp;
+	size_t len;
+	const char *pem = PQgetvalue(r, i, 3);
+
+	if (nvr_uuid_parse(PQgetvalue(r, i, 0), &k->id) != NVR_OK)
+		return NVR_ERR_INTERNAL;
+	snprintf(k->name, sizeof(k->name), "%s", PQgetvalue(r, i, 1));
+	if ((fp = bytea(r, i, 2, &len)) == NULL || len != 32) {
+		free(fp);
+		return NVR_ERR_INTERNAL;
+	}
+	memcpy(k->fingerprint, fp, 32);
+	free(fp);
+	snprintf(k->created_at, sizeof(k->created_at), "%s", PQgetvalue(r, i, 4));
+	if (keys && stg_seal_read_public(pem, strlen(pem), &k->pub) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "key holder %s: the stored public key is not a P-256 key; skipped", k->name);
+		return NVR_ERR_INVAL;
+	}
+	return NVR_OK;
+}
+
+nvr_err
+stg_catalog_keyholders(PGconn *db, bool keys, struct stg_keyholder **v, size_t *n)
+{
+	PGresult *r;
+	nvr_err rc;
+	size_t got = 0;
+	int rows;
+
+	*v = NULL;
+	*n = 0;
+	rc = run(db,
+	    "SELECT id, name, fingerprint, public_key_pem, created_at FROM key_holders"
+	    " WHERE removed_at IS NULL ORDER BY created_at, name",
+	    0, NULL, NULL, NULL, PGRES_TUPLES_OK, "listing key holders", &r);
+	if (rc != NVR_OK)
+		return rc;
+	rows = PQntuples(r);
+	if ((*v = calloc((size_t)rows + 1, sizeof(**v))) == NULL) {
+		PQclear(r);
+		return NVR_ERR_NOMEM;
+	}
+	for (int i = 0; i < rows; i++) {
+		if ((rc = keyholder_from_row(r, i, keys, &(*v)[got])) == NVR_OK)
+			got++;
+		else if (rc != NVR_ERR_INVAL)
+			break;
+	}
+	PQclear(r);
+	*n = got;
+	return rc == NVR_ERR_INVAL ? NVR_OK : rc;
+}
+
+nvr_err
+stg_catalog_keyholder_remove(PGconn *db, const char *name)
+{
+	return change_by_name(db, "UPDATE key_holders SET removed_at = now() WHERE name = $1 AND removed_at IS NULL",
+	    name, "removing the key holder");
+}
+
+nvr_err
+stg_catalog_notify(PGconn *db)
+{
+	return stg_db_exec(db, "NOTIFY " STG_NOTIFY_CHANNEL, "notifying nvrd");
+}
+
+nvr_err
+stg_catalog_stream(PGconn *db, const nvr_uuid *camera, const char *name, const char *codec, int clock_rate,
+    nvr_uuid *out)
+{
+	char cam[NVR_UUID_STRLEN], id[NVR_UUID_STRLEN], rate[16];
+	const char *vals[5] = { id, cam, name, codec, rate };
+	PGresult *r;
+	nvr_err rc;
+
+	nvr_uuid_format(camera, cam);
+	if ((rc = nvr_uuid_new(out)) != NVR_OK)
+		return rc;
+	nvr_uuid_format(out, id);
+	snprintf(rate, sizeof(rate), "%d", clock_rate);
+	/* the no-op update makes RETURNING give the existing row's id */
+	rc = run(db,
+	    "INSERT INTO streams (id, camera_id, name, codec, clock_rate) VALUES ($1, $2, $3, $4, $5)"
+	    " ON CONFLICT (camera_id, name) DO UPDATE SET codec = EXCLUDED.codec,"
+	    " clock_rate = EXCLUDED.clock_rate RETURNING id",
+	    5, vals, NULL, NULL, PGRES_TUPLES_OK, "registering the stream", &r);
+	if (rc != NVR_OK)
+		return rc;
+	if (PQntuples(r) != 1 || nvr_uuid_parse(PQgetvalue(r, 0, 0), out) != NVR_OK)
+		rc = NVR_ERR_INTERNAL;
+	PQclear(r);
+	return rc;
+}

@@ -1,0 +1,92 @@
+/*
+ * catalog.h: cameras, key holders and camera status in PostgreSQL, for
+ * nvrctl (which changes them) and nvrd (which follows them: every change
+ * ends with NOTIFY nvr_config, which nvrd LISTENs to).
+ *
+ * Camera passwords only ever appear here sealed with the recorder secret
+ * (storage/secret.h). Every libpq result is checked and cleared here.
+ */
+#ifndef NVR_STG_CATALOG_H
+#define NVR_STG_CATALOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+#include <openssl/evp.h>
+
+#include "nvrd/err.h"
+#include "nvrd/uuid.h"
+
+#define STG_NOTIFY_CHANNEL "nvr_config"
+#define STG_NAME_MAX 64
+
+struct stg_camera {
+	nvr_uuid id;
+	char name[STG_NAME_MAX + 1];
+	char *url;
+	char *username;         /* NULL: no credentials */
+	uint8_t *password_sealed; /* NULL: no password */
+	size_t password_sealed_len;
+	char *tls_ca_pem;       /* NULL: see pin, else the system store */
+	bool has_pin;
+	uint8_t pin[32];        /* SHA-256 of the camera certificate's DER */
+	bool allow_basic;
+	bool plain_rtp;
+	bool enabled;
+	char updated_at[40];    /* changes when the row does */
+	/* from camera_status, for listings */
+	char state[32];
+	char *last_error;
+};
+
+struct stg_keyholder {
+	nvr_uuid id;
+	char name[STG_NAME_MAX + 1];
+	uint8_t fingerprint[32];
+	char created_at[40];
+	EVP_PKEY *pub; /* loaded by stg_catalog_keyholders() only */
+};
+
+/* Frees what a struct's pointers own (not the struct itself). */
+void stg_camera_clear(struct stg_camera *c);
+void stg_cameras_free(struct stg_camera *v, size_t n);
+void stg_keyholders_free(struct stg_keyholder *v, size_t n);
+
+/* Names: 1 to 64 of A-Z a-z 0-9 . _ - (and @ for key holders), not
+ * starting with a punctuation mark. Returns a reason or NULL. */
+const char *stg_catalog_check_name(const char *name, bool keyholder);
+
+/* Adds a camera, with c->id if set (the password is sealed to it), else a
+ * new id. NVR_ERR_INVAL if the name is taken. */
+nvr_err stg_catalog_camera_add(PGconn *db, struct stg_camera *c);
+
+/* Cameras not removed, by name; *v is a new array (stg_cameras_free). */
+nvr_err stg_catalog_cameras(PGconn *db, struct stg_camera **v, size_t *n);
+
+/* One camera by name; NVR_ERR_INVAL if there is none. */
+nvr_err stg_catalog_camera_get(PGconn *db, const char *name, struct stg_camera *c);
+
+/* Stops and hides a camera; its recordings stay. NVR_ERR_INVAL if unknown. */
+nvr_err stg_catalog_camera_remove(PGconn *db, const char *name);
+
+/* Registers a key holder's P-256 public key (PEM). NVR_ERR_INVAL if the
+ * key is not P-256, or the name or key is already registered. */
+nvr_err stg_catalog_keyholder_add(PGconn *db, const char *name, const char *pem, struct stg_keyholder *out);
+
+/* Active key holders; with keys, each pub is loaded (else NULL). */
+nvr_err stg_catalog_keyholders(PGconn *db, bool keys, struct stg_keyholder **v, size_t *n);
+
+/* Marks a key holder removed: new keys are no longer sealed to it (those
+ * already sealed stay readable by it). NVR_ERR_INVAL if unknown. */
+nvr_err stg_catalog_keyholder_remove(PGconn *db, const char *name);
+
+/* NOTIFY nvr_config: nvrd picks up the change without a restart. */
+nvr_err stg_catalog_notify(PGconn *db);
+
+/* Stream id for (camera, name), made on first use. */
+nvr_err stg_catalog_stream(PGconn *db, const nvr_uuid *camera, const char *name, const char *codec,
+    int clock_rate, nvr_uuid *out);
+
+#endif
