@@ -1,0 +1,311 @@
+/*
+ * sdp.c: streams and SRTP keys out of a camera's SDP, through libgstsdp.
+ * It must never log a key, and wipes every copy of one it or GStreamer
+ * made before the memory is freed.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <gst/sdp/gstmikey.h>
+#include <gst/sdp/gstsdpmessage.h>
+#include <openssl/crypto.h>
+
+#include "ingest/rtsp.h"
+#include "ingest/sdp.h"
+#include "nvrd/encode.h"
+
+#define MAX_MIKEY 2048 /* decoded bytes; gst-rtsp-server's are ~100 */
+
+void
+ing_sdp_wipe(struct ing_sdp *sdp)
+{
+	for (size_t i = 0; i < ING_SDP_MAX_MEDIA; i++) {
+		OPENSSL_cleanse(sdp->m[i].key, sizeof(sdp->m[i].key));
+		OPENSSL_cleanse(sdp->m[i].salt, sizeof(sdp->m[i].salt));
+	}
+}
+
+/* Wipes every attribute value of an SDP before it is freed: key-mgmt and
+ * crypto lines carry keys, and GLib frees without clearing. */
+static void
+wipe_sdp_attributes(GstSDPMessage *msg)
+{
+	const GstSDPAttribute *a;
+
+	for (guint i = 0; i < gst_sdp_message_attributes_len(msg); i++) {
+		a = gst_sdp_message_get_attribute(msg, i);
+		if (a->value != NULL)
+			OPENSSL_cleanse((void *)(uintptr_t)a->value, strlen(a->value));
+	}
+	for (guint i = 0; i < gst_sdp_message_medias_len(msg); i++) {
+		const GstSDPMedia *m = gst_sdp_message_get_media(msg, i);
+		for (guint j = 0; j < gst_sdp_media_attributes_len(m); j++) {
+			a = gst_sdp_media_get_attribute(m, j);
+			if (a->value != NULL)
+				OPENSSL_cleanse((void *)(uintptr_t)a->value, strlen(a->value));
+		}
+	}
+}
+
+/* ---- MIKEY (RFC 3830, as RFC 4567 carries it in a=key-mgmt) ----------- */
+
+static int
+sp_param(const GstMIKEYPayload *sp, guint8 type, int dflt)
+{
+	for (guint i = 0; i < gst_mikey_payload_sp_get_n_params(sp); i++) {
+		const GstMIKEYPayloadSPParam *p = gst_mikey_payload_sp_get_param(sp, i);
+		if (p->type == type && p->len == 1)
+			return p->val[0];
+	}
+	return dflt;
+}
+
+/* The suite from the security policy payload (RFC 3830 6.10.1). */
+static nvr_err
+mikey_suite(const GstMIKEYMessage *msg, struct ing_sdp_media *m, const char **why)
+{
+	const GstMIKEYPayload *sp = gst_mikey_message_find_payload(msg, GST_MIKEY_PT_SP, 0);
+	int enc = sp ? sp_param(sp, GST_MIKEY_SP_SRTP_ENC_ALG, GST_MIKEY_ENC_AES_CM_128) : GST_MIKEY_ENC_AES_CM_128;
+	int klen = sp ? sp_param(sp, GST_MIKEY_SP_SRTP_ENC_KEY_LEN, 16) : 16;
+	int tag = sp ? sp_param(sp, GST_MIKEY_SP_SRTP_AUTH_TAG_LEN, 10) : 10;
+
+	if (sp != NULL && sp_param(sp, GST_MIKEY_SP_SRTP_KEY_DERIV_RATE, 0) != 0) {
+		*why = "MIKEY asks for a key derivation rate, which we do not support";
+		return NVR_ERR_INVAL;
+	}
+	if (enc == GST_MIKEY_ENC_AES_GCM_128)
+		m->suite = klen == 32 ? ING_SRTP_AEAD_AES256_GCM : ING_SRTP_AEAD_AES128_GCM;
+	else if (enc == GST_MIKEY_ENC_AES_CM_128 && (klen == 16 || klen == 32) && (tag == 10 || tag == 4))
+		m->suite = klen == 32 ? (tag == 4 ? ING_SRTP_AES256_SHA1_32 : ING_SRTP_AES256_SHA1_80)
+				      : (tag == 4 ? ING_SRTP_AES128_SHA1_32 : ING_SRTP_AES128_SHA1_80);
+	else {
+		*why = "MIKEY names an SRTP cipher or tag length we do not support";
+		return NVR_ERR_INVAL;
+	}
+	return NVR_OK;
+}
+
+/* Copies the TEK/TGK out of the KEMAC payload and wipes it in GStreamer's
+ * structures. Some senders put key and salt together in key_data. */
+static nvr_err
+mikey_key(GstMIKEYMessage *msg, struct ing_sdp_media *m, const char **why)
+{
+	const GstMIKEYPayload *kemac = gst_mikey_message_find_payload(msg, GST_MIKEY_PT_KEMAC, 0);
+	GstMIKEYPayloadKeyData *kd;
+	size_t kl = ing_srtp_key_len(m->suite), sl = ing_srtp_salt_len(m->suite);
+	nvr_err rc = NVR_OK;
+
+	if (kemac == NULL || gst_mikey_payload_kemac_get_n_sub(kemac) < 1) {
+		*why = "MIKEY message without a key";
+		return NVR_ERR_INVAL;
+	}
+	if (((const GstMIKEYPayloadKEMAC *)kemac)->enc_alg != GST_MIKEY_ENC_NULL) {
+		*why = "MIKEY key is encrypted (pre-shared or public-key MIKEY is not supported)";
+		return NVR_ERR_INVAL;
+	}
+	kd = (GstMIKEYPayloadKeyData *)(uintptr_t)gst_mikey_payload_kemac_get_sub(kemac, 0);
+	if (kd->key_len == kl && kd->salt_len == sl) {
+		memcpy(m->key, kd->key_data, kl);
+		memcpy(m->salt, kd->salt_data, sl);
+	} else if (kd->key_len == kl + sl && kd->salt_len == 0) {
+		memcpy(m->key, kd->key_data, kl);
+		memcpy(m->salt, kd->key_data + kl, sl);
+	} else {
+		*why = "MIKEY key or salt length does not match the SRTP suite";
+		rc = NVR_ERR_INVAL;
+	}
+	if (kd->key_data != NULL)
+		OPENSSL_cleanse(kd->key_data, kd->key_len);
+	if (kd->salt_data != NULL)
+		OPENSSL_cleanse(kd->salt_data, kd->salt_len);
+	return rc;
+}
+
+static nvr_err
+parse_mikey(const char *value, struct ing_sdp_media *m, const char **why)
+{
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	GstMIKEYMessage *msg = NULL;
+	const GstMIKEYMapSRTP *cs;
+	nvr_err rc;
+
+	/* "mikey <base64>"; decoded here so that the bytes can be wiped */
+	if (strncasecmp(value, "mikey ", 6) != 0) {
+		*why = "a=key-mgmt is not MIKEY";
+		return NVR_ERR_INVAL;
+	}
+	if ((rc = nvr_b64_decode(value + 6, MAX_MIKEY, &raw, &len)) != NVR_OK) {
+		*why = "a=key-mgmt:mikey is not valid base64 or too long";
+		return NVR_ERR_INVAL;
+	}
+	msg = gst_mikey_message_new_from_data(raw, len, NULL, NULL);
+	OPENSSL_cleanse(raw, len);
+	free(raw);
+	if (msg == NULL) {
+		*why = "malformed MIKEY message";
+		return NVR_ERR_INVAL;
+	}
+	if ((rc = mikey_suite(msg, m, why)) == NVR_OK && (rc = mikey_key(msg, m, why)) == NVR_OK) {
+		m->key_source = ING_KEY_MIKEY;
+		if (gst_mikey_message_get_n_cs(msg) > 0 && (cs = gst_mikey_message_get_cs_srtp(msg, 0)) != NULL) {
+			m->ssrc = cs->ssrc;
+			m->roc = cs->roc;
+		}
+	}
+	gst_mikey_message_unref(msg);
+	return rc;
+}
+
+/* ---- SDES (RFC 4568: a=crypto:<tag> <suite> inline:<key||salt>[|...]) --- */
+
+static nvr_err
+parse_crypto(const char *value, struct ing_sdp_media *m, const char **why)
+{
+	char suite[40], inl[256];
+	uint8_t *ks = NULL;
+	size_t len = 0, kl, sl;
+	nvr_err rc = NVR_ERR_INVAL;
+
+	if (sscanf(value, "%*u %39s inline:%255[^| \t]", suite, inl) != 2) {
+		*why = "malformed a=crypto line";
+		return NVR_ERR_INVAL;
+	}
+	if (ing_srtp_suite_parse(suite, &m->suite) != NVR_OK) {
+		*why = "a=crypto names an SRTP suite we do not support";
+		goto out;
+	}
+	/* key-params: inline:<key||salt>[|lifetime][|MKI:length] */
+	if (strchr(strstr(value, "inline:") + 7, ':') != NULL) {
+		*why = "a=crypto uses an MKI, which we do not support";
+		goto out;
+	}
+	kl = ing_srtp_key_len(m->suite);
+	sl = ing_srtp_salt_len(m->suite);
+	if (nvr_b64_decode(inl, 64, &ks, &len) != NVR_OK || len != kl + sl) {
+		*why = "a=crypto key is not base64 of the suite's key and salt";
+		goto out;
+	}
+	memcpy(m->key, ks, kl);
+	memcpy(m->salt, ks + kl, sl);
+	m->key_source = ING_KEY_SDES;
+	rc = NVR_OK;
+out:
+	if (ks != NULL)
+		OPENSSL_cleanse(ks, len);
+	free(ks);
+	OPENSSL_cleanse(inl, sizeof(inl));
+	return rc;
+}
+
+/* ---- media ----------------------------------------------------------------- */
+
+static void
+name_stream(struct ing_sdp *sdp, struct ing_sdp_media *m, const char *kind)
+{
+	int same = 1;
+
+	for (size_t i = 0; i < sdp->n; i++) {
+		if (strncmp(sdp->m[i].name, kind, strlen(kind)) == 0)
+			same++;
+	}
+	if (same == 1)
+		snprintf(m->name, sizeof(m->name), "%.12s", kind);
+	else
+		snprintf(m->name, sizeof(m->name), "%.12s%c", kind, (char)('0' + same % 10));
+}
+
+static void
+parse_rtpmap(const GstSDPMedia *gm, struct ing_sdp_media *m)
+{
+	const char *fmt = gst_sdp_media_get_format(gm, 0);
+	const char *map;
+	char enc[32];
+	int pt = -1, rate = 0;
+
+	m->pt = fmt ? atoi(fmt) : -1;
+	for (guint i = 0; (map = gst_sdp_media_get_attribute_val_n(gm, "rtpmap", i)) != NULL; i++) {
+		if (sscanf(map, "%d %31[^/]/%d", &pt, enc, &rate) >= 2 && pt == m->pt) {
+			snprintf(m->encoding, sizeof(m->encoding), "%s", enc);
+			m->clock_rate = rate;
+			return;
+		}
+	}
+	/* static payload types (RFC 3551): 26 is JPEG at 90 kHz */
+	if (m->pt == 26) {
+		snprintf(m->encoding, sizeof(m->encoding), "JPEG");
+		m->clock_rate = 90000;
+	}
+}
+
+static nvr_err
+parse_media(struct ing_sdp *sdp, const GstSDPMessage *msg, const GstSDPMedia *gm, const char *base,
+    const char **why)
+{
+	struct ing_sdp_media *m = &sdp->m[sdp->n];
+	const char *kind = gst_sdp_media_get_media(gm), *proto = gst_sdp_media_get_proto(gm);
+	const char *control = gst_sdp_media_get_attribute_val(gm, "control");
+	const char *km = gst_sdp_media_get_attribute_val(gm, "key-mgmt");
+	const char *crypto = gst_sdp_media_get_attribute_val(gm, "crypto");
+
+	if (kind == NULL || proto == NULL ||
+	    (strcmp(kind, "video") != 0 && strcmp(kind, "audio") != 0 && strcmp(kind, "application") != 0))
+		return NVR_OK; /* not a stream we record */
+	*m = (struct ing_sdp_media){ .suite = ING_SRTP_AES128_SHA1_80 };
+	name_stream(sdp, m, kind);
+	m->secure = strncmp(proto, "RTP/SAVP", 8) == 0;
+	parse_rtpmap(gm, m);
+	if (ing_rtsp_resolve(base, control ? control : "*", m->control, sizeof(m->control)) != NVR_OK) {
+		*why = "control URL too long";
+		return NVR_ERR_INVAL;
+	}
+	if (km == NULL)
+		km = gst_sdp_message_get_attribute_val(msg, "key-mgmt");
+	if (m->secure && km != NULL && parse_mikey(km, m, why) != NVR_OK)
+		return NVR_ERR_INVAL;
+	if (m->secure && m->key_source == ING_KEY_NONE && crypto != NULL && parse_crypto(crypto, m, why) != NVR_OK)
+		return NVR_ERR_INVAL;
+	sdp->n++;
+	return NVR_OK;
+}
+
+nvr_err
+ing_sdp_parse(uint8_t *body, size_t len, const char *base, struct ing_sdp *sdp, const char **why)
+{
+	GstSDPMessage *msg = NULL;
+	nvr_err rc = NVR_OK;
+
+	*why = NULL;
+	memset(sdp, 0, sizeof(*sdp));
+	if (gst_sdp_message_new(&msg) != GST_SDP_OK)
+		return NVR_ERR_NOMEM;
+	if (len == 0 || gst_sdp_message_parse_buffer(body, (guint)len, msg) != GST_SDP_OK ||
+	    gst_sdp_message_medias_len(msg) == 0) {
+		*why = "no SDP, or an SDP without media";
+		rc = NVR_ERR_INVAL;
+		goto out;
+	}
+	for (guint i = 0; i < gst_sdp_message_medias_len(msg) && rc == NVR_OK; i++) {
+		if (sdp->n == ING_SDP_MAX_MEDIA) {
+			*why = "more than 8 media streams";
+			rc = NVR_ERR_INVAL;
+			break;
+		}
+		rc = parse_media(sdp, msg, gst_sdp_message_get_media(msg, i), base, why);
+	}
+	if (rc == NVR_OK && sdp->n == 0) {
+		*why = "the SDP has no audio, video or application stream";
+		rc = NVR_ERR_INVAL;
+	}
+out:
+	wipe_sdp_attributes(msg);
+	gst_sdp_message_free(msg);
+	OPENSSL_cleanse(body, len);
+	if (rc != NVR_OK)
+		ing_sdp_wipe(sdp);
+	return rc;
+}
