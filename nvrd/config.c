@@ -25,15 +25,48 @@ static const struct nvr_config_key keys[] = {
 	{ .section = "nvrd", .name = "log_level", .type = NVR_CFG_LOGLEVEL, .def = "info",
 	    .flags = NVR_CFG_RELOAD, .offset = FIELD(log_level),
 	    .doc = "least severe level logged: error, warning, notice, info or debug" },
+	{ .section = "nvrd", .name = "secret_file", .type = NVR_CFG_PATH, .def = "/var/lib/nvrd/secret.key",
+	    .offset = FIELD(secret_file),
+	    .doc = "recorder-local secret that seals camera passwords in the database; made at first start" },
+	{ .section = "nvrd", .name = "stats_file", .type = NVR_CFG_PATH, .def = "",
+	    .flags = NVR_CFG_OPTIONAL, .offset = FIELD(stats_file),
+	    .doc = "if set, ingest statistics (JSON) are written here every 5 seconds" },
 	{ .section = "database", .name = "conninfo", .type = NVR_CFG_STRING, .def = "dbname=nvr",
 	    .flags = NVR_CFG_SECRET, .offset = FIELD(db_conninfo),
 	    .doc = "libpq connection string; prefer a Unix socket and ~/.pgpass over a password here" },
 	{ .section = "database", .name = "connect_timeout", .type = NVR_CFG_DURATION, .def = "10s",
 	    .min = 1 * SECOND, .max = 5 * MINUTE, .offset = FIELD(db_connect_timeout_ms),
 	    .doc = "how long one connection attempt may take before it is retried" },
+	{ .section = "signing", .name = "key", .type = NVR_CFG_PATH, .def = "/var/lib/nvrd/signing.key",
+	    .offset = FIELD(signing_key),
+	    .doc = "ECDSA P-256 key that signs every segment manifest; made at first start if absent" },
+	{ .section = "signing", .name = "certificate", .type = NVR_CFG_PATH, .def = "/var/lib/nvrd/signing.crt",
+	    .offset = FIELD(signing_cert),
+	    .doc = "certificate of the signing key, copied into the storage root for verifiers" },
+	{ .section = "ingest", .name = "workers", .type = NVR_CFG_INT, .def = "2", .min = 1, .max = 64,
+	    .offset = FIELD(ingest_workers),
+	    .doc = "threads that receive camera streams, each an event loop over many cameras" },
+	{ .section = "ingest", .name = "timeout", .type = NVR_CFG_DURATION, .def = "10s",
+	    .min = 1 * SECOND, .max = 2 * MINUTE, .offset = FIELD(ingest_timeout_ms),
+	    .doc = "a camera that does not answer, or sends no data, for this long is reconnected" },
+	{ .section = "ingest", .name = "reconnect_max", .type = NVR_CFG_DURATION, .def = "60s",
+	    .min = 1 * SECOND, .max = 60 * MINUTE, .offset = FIELD(ingest_reconnect_max_ms),
+	    .doc = "longest wait between reconnection attempts (the wait doubles from 1s, with jitter)" },
 	{ .section = "storage", .name = "root", .type = NVR_CFG_PATH, .def = "/var/lib/nvrd/storage",
 	    .offset = FIELD(storage_root),
 	    .doc = "directory that holds the recorded segments; must exist and be writable" },
+	{ .section = "storage", .name = "segment_duration", .type = NVR_CFG_DURATION, .def = "60s",
+	    .min = 2 * SECOND, .max = 60 * MINUTE, .offset = FIELD(segment_duration_ms),
+	    .doc = "a segment is closed at the first clean point after this long" },
+	{ .section = "storage", .name = "segment_max_bytes", .type = NVR_CFG_SIZE, .def = "64MiB",
+	    .min = 1LL << 20, .max = 1LL << 30, .offset = FIELD(segment_max_bytes),
+	    .doc = "a segment is closed when it reaches this size, clean point or not" },
+	{ .section = "storage", .name = "sync_interval", .type = NVR_CFG_DURATION, .def = "1s",
+	    .min = 100, .max = 1 * SECOND, .offset = FIELD(sync_interval_ms),
+	    .doc = "received packets reach the disk (fdatasync) at least this often" },
+	{ .section = "storage", .name = "writers", .type = NVR_CFG_INT, .def = "4", .min = 1, .max = 32,
+	    .offset = FIELD(storage_writers),
+	    .doc = "threads that write, hash and sync segment files" },
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -244,9 +277,13 @@ cfield(const struct nvr_config *cfg, const struct nvr_config_key *k)
 static void
 format_range(const struct nvr_config_key *k, char *buf, size_t size)
 {
-	if (k->type == NVR_CFG_DURATION)
+	if (k->type == NVR_CFG_DURATION && (k->min % SECOND != 0 || k->max % SECOND != 0))
+		snprintf(buf, size, "%lldms and %lldms", (long long)k->min, (long long)k->max);
+	else if (k->type == NVR_CFG_DURATION)
 		snprintf(buf, size, "%llds and %llds", (long long)(k->min / SECOND),
 		    (long long)(k->max / SECOND));
+	else if (k->type == NVR_CFG_SIZE)
+		snprintf(buf, size, "%lldMiB and %lldMiB", (long long)(k->min >> 20), (long long)(k->max >> 20));
 	else
 		snprintf(buf, size, "%lld and %lld", (long long)k->min, (long long)k->max);
 }
@@ -280,6 +317,8 @@ set_value(struct nvr_config *cfg, const struct nvr_config_key *k,
 
 	switch (k->type) {
 	case NVR_CFG_PATH:
+		if (value[0] == '\0' && (k->flags & NVR_CFG_OPTIONAL))
+			return set_string(f, value);
 		if (value[0] != '/') {
 			snprintf(why, whysize, "must be an absolute path");
 			return NVR_ERR_INVAL;
@@ -376,8 +415,16 @@ nvr_config_key_format(const struct nvr_config_key *k, const struct nvr_config *c
 		snprintf(buf, size, "%s", nvr_log_level_name(*(const enum nvr_log_level *)f));
 		return;
 	case NVR_CFG_INT:
-	case NVR_CFG_SIZE:
 		snprintf(buf, size, "%lld", (long long)*(const int64_t *)f);
+		return;
+	case NVR_CFG_SIZE:
+		v = *(const int64_t *)f;
+		if (v != 0 && v % (1LL << 30) == 0)
+			snprintf(buf, size, "%lldGiB", (long long)(v >> 30));
+		else if (v != 0 && v % (1LL << 20) == 0)
+			snprintf(buf, size, "%lldMiB", (long long)(v >> 20));
+		else
+			snprintf(buf, size, "%lld", (long long)v);
 		return;
 	case NVR_CFG_DURATION:
 		v = *(const int64_t *)f;

@@ -38,6 +38,7 @@ enum nvr_config_type {
 
 #define NVR_CFG_SECRET 0x1u /* never echoed: errors, listings, logs */
 #define NVR_CFG_RELOAD 0x2u /* SIGHUP applies a change without a restart */
+#define NVR_CFG_OPTIONAL 0x4u /* a path that may be left empty: feature off */
 
 struct nvr_config_key {
 	const char *section;
@@ -53,11 +54,24 @@ struct nvr_config_key {
 struct nvr_config {
 	/* [nvrd] */
 	enum nvr_log_level log_level;
+	char *secret_file;
+	char *stats_file;
 	/* [database] */
 	char *db_conninfo;
 	int64_t db_connect_timeout_ms;
+	/* [signing] */
+	char *signing_key;
+	char *signing_cert;
+	/* [ingest] */
+	int64_t ingest_workers;
+	int64_t ingest_timeout_ms;
+	int64_t ingest_reconnect_max_ms;
 	/* [storage] */
 	char *storage_root;
+	int64_t segment_duration_ms;
+	int64_t segment_max_bytes;
+	int64_t sync_interval_ms;
+	int64_t storage_writers;
 };
 
 struct nvr_config_error {

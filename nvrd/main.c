@@ -27,6 +27,7 @@
 #include "nvrd/config.h"
 #include "nvrd/log.h"
 #include "nvrd/notify.h"
+#include "nvrd/recorder.h"
 #include "nvrd/util.h"
 #include "storage/db.h"
 #include "storage/schema.h"
@@ -41,6 +42,7 @@ enum { EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_CONFIG = 78 };
 struct nvrd {
 	const char *config_path;
 	struct nvr_config *cfg; /* owned; replaced only by the main thread */
+	struct nvr_recorder *recorder;
 	int sigfd;
 	bool stop;
 };
@@ -283,17 +285,25 @@ start(struct nvrd *d)
 		nvr_log(NVR_LOG_NOTICE, "database schema migrated from version %d to %d",
 		    sr.from_version, sr.to_version);
 	PQfinish(db);
+	if (rc == NVR_OK)
+		rc = nvr_recorder_start(d->cfg, &d->recorder);
 	return rc;
 }
 
+/* The main loop: signals, and the recorder's notifications and timers. */
 static void
 run(struct nvrd *d)
 {
-	struct pollfd pfd = { .fd = d->sigfd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = d->sigfd, .events = POLLIN }, { .events = POLLIN } };
+	int64_t wait_ms = 0;
 
 	while (!d->stop) {
-		if (poll(&pfd, 1, -1) > 0)
+		pfd[1].fd = nvr_recorder_fd(d->recorder);
+		if (poll(pfd, pfd[1].fd >= 0 ? 2 : 1, wait_ms > 1000 ? 1000 : (int)wait_ms) > 0 &&
+		    (pfd[0].revents & POLLIN))
 			handle_signals(d);
+		if (!d->stop)
+			wait_ms = nvr_recorder_poll(d->recorder, nvr_monotonic_ms());
 	}
 }
 
@@ -340,6 +350,7 @@ daemon_main(const char *config_path)
 	run(&d);
 out:
 	nvr_notify("STOPPING=1");
+	nvr_recorder_stop(d.recorder);
 	if (rc == NVR_OK || rc == NVR_ERR_INTERRUPTED)
 		nvr_log(NVR_LOG_NOTICE, "nvrd stopped");
 	else

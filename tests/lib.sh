@@ -13,6 +13,9 @@ top_srcdir=$(cd "$top_srcdir" && pwd)
 top_builddir=$(cd "$top_builddir" && pwd)
 
 NVRD=$top_builddir/nvrd/nvrd
+NVRCTL=$top_builddir/nvrd/nvrctl
+DECRYPT=$top_builddir/tests/ingest/nvr-test-decrypt
+MITM=$top_builddir/tests/ingest/nvr-test-mitm
 
 # The GStreamer-based tools run under ASan (--enable-sanitizers) without
 # leak detection: GLib and GStreamer keep type registrations, caches and
@@ -150,6 +153,70 @@ start_camsim() {
 	while [ ! -s "$T/$name.port" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 	[ -s "$T/$name.port" ] || { cat "$T/$name.log" >&2; bail_out "nvr-camsim $name did not start"; }
 	CAMSIM_PORT=$(cat "$T/$name.port")
+}
+
+# start_recorder [EXTRA CONFIG LINES]: nvrd on the private database, with
+# the test PKI's signing key, its storage under $T/storage; sets NVRD_PID
+# and CTL (nvrctl with this configuration). Needs start_pg and $T/pki.
+start_recorder() {
+	mkdir -p "$T/storage" "$T/state"
+	cat >"$T/nvrd.conf" <<EOF
+[nvrd]
+log_level = info
+secret_file = $T/state/secret.key
+stats_file = $T/stats.json
+[database]
+conninfo = "host=$PGHOST user=nvr dbname=postgres"
+[signing]
+key = $T/pki/recorder-signing.key
+certificate = $T/pki/recorder-signing.crt
+[ingest]
+timeout = 5s
+reconnect_max = 4s
+[storage]
+root = $T/storage
+${1:-}
+EOF
+	bg nvrd "$NVRD" -c "$T/nvrd.conf"
+	NVRD_PID=$BG_PID
+	CTL=("$NVRCTL" -c "$T/nvrd.conf")
+	wait_for "$T/nvrd.log" "nvrd ready" 30 || bail_out "nvrd did not start"
+}
+
+# camera_state NAME: its state as nvrd last reported it.
+camera_state() {
+	psql_q "SELECT s.state FROM camera_status s JOIN cameras c ON c.id = s.camera_id WHERE c.name = '$1' AND c.removed_at IS NULL"
+}
+
+# wait_state NAME STATE SECONDS
+wait_state() {
+	local i=0
+	while [ $i -lt $(($3 * 5)) ]; do
+		[ "$(camera_state "$1")" = "$2" ] && return 0
+		sleep 0.2
+		i=$((i + 1))
+	done
+	diag "camera $1 is '$(camera_state "$1")', not '$2'"
+	return 1
+}
+
+# camera_counter NAME COLUMN: packets, forged, replayed, lost, reconnects
+camera_counter() {
+	psql_q "SELECT s.$2 FROM camera_status s JOIN cameras c ON c.id = s.camera_id WHERE c.name = '$1' AND c.removed_at IS NULL"
+}
+
+# manifest_field FILE KEY: a field of a manifest (one per line, as written)
+manifest_field() {
+	sed -n "s/^  \"$2\": \"\{0,1\}\([^\",]*\)\"\{0,1\},\{0,1\}\$/\1/p" "$1"
+}
+
+# camera_segments NAME: its segment files, in sequence order
+camera_segments() {
+	local id m
+	id=$(psql_q "SELECT id FROM cameras WHERE name = '$1' AND removed_at IS NULL")
+	for m in $(find "$T/storage/$id" -name '*.manifest.json' 2>/dev/null); do
+		echo "$(manifest_field "$m" seq) ${m%.manifest.json}.nvrseg"
+	done | sort -n | awk '{print $2}'
 }
 
 _cleanup() {

@@ -1,0 +1,45 @@
+/*
+ * ctl.h: nvrctl, the recorder's command-line tool, run on the machine by an
+ * administrator. Each subcommand is one file (ctl_camera.c ...); this
+ * header is what they share.
+ */
+#ifndef NVR_CTL_H
+#define NVR_CTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "nvrd/config.h"
+#include "storage/secret.h"
+
+/* Exit statuses, as nvrd's. */
+enum { NVR_CTL_OK = 0, NVR_CTL_FAIL = 1, NVR_CTL_USAGE = 2, NVR_CTL_CONFIG = 78 };
+
+struct nvr_ctl {
+	const char *config_path;
+	struct nvr_config *cfg; /* loaded on first use */
+	PGconn *db;             /* connected on first use */
+	struct stg_secret *secret;
+};
+
+/* The configuration, loaded once; errors are printed. NULL on failure. */
+struct nvr_config *nvr_ctl_config(struct nvr_ctl *ctl);
+/* A database connection, made once; errors are printed. NULL on failure. */
+PGconn *nvr_ctl_db(struct nvr_ctl *ctl);
+/* The recorder secret, made (owned like its folder) if it does not exist. */
+struct stg_secret *nvr_ctl_secret(struct nvr_ctl *ctl);
+
+/* Prints "nvrctl: message" (and "  hint: ..." when hint is set) to stderr. */
+void nvr_ctl_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Reads the first line of path ("-": standard input, without echo on a
+ * terminal) into a new string the caller wipes and frees. */
+char *nvr_ctl_read_secret_line(const char *path, const char *prompt);
+
+int nvr_ctl_camera(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_keyholder(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv);
+
+#endif

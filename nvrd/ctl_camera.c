@@ -1,0 +1,312 @@
+/*
+ * ctl_camera.c: nvrctl camera add|list|show|remove.
+ * It must never print a camera password, nor accept one on the command
+ * line (it would show in ps and shell history): only from a file or stdin.
+ */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "ingest/rtsp.h"
+#include "nvrd/ctl.h"
+#include "nvrd/encode.h"
+#include "storage/catalog.h"
+
+struct add_opts {
+	const char *url, *user, *password_file, *ca_file, *pin;
+	bool system_ca, allow_basic, plain_rtp, insecure_rtsp, disabled;
+};
+
+/* Reads a PEM bundle and checks that it holds at least one certificate. */
+static char *
+read_ca_bundle(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *text = NULL;
+	size_t len = 0;
+	X509 *x;
+	BIO *b;
+
+	if (f == NULL) {
+		nvr_ctl_error(NULL, "cannot read the CA bundle %s", path);
+		return NULL;
+	}
+	text = calloc(1, 1 << 20);
+	if (text != NULL)
+		len = fread(text, 1, (1 << 20) - 1, f);
+	fclose(f);
+	if (text == NULL || len == 0 || len >= (1 << 20) - 1)
+		goto bad;
+	b = BIO_new_mem_buf(text, (int)len);
+	x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	BIO_free(b);
+	if (x == NULL)
+		goto bad;
+	X509_free(x);
+	return text;
+bad:
+	free(text);
+	nvr_ctl_error("give a PEM file with the camera vendor's root (and intermediate) certificates",
+	    "%s holds no PEM certificate", path);
+	return NULL;
+}
+
+/* "ab:cd:..." or "abcd..." (64 hex digits) into 32 bytes. */
+static bool
+parse_pin(const char *s, uint8_t pin[32])
+{
+	char hex[65];
+	size_t n = 0;
+
+	for (; *s && n < 64; s++) {
+		if (*s != ':')
+			hex[n++] = *s;
+	}
+	hex[n] = '\0';
+	return *s == '\0' && nvr_hex_decode(hex, pin, 32) == NVR_OK;
+}
+
+static int
+check_add_opts(const char *name, const struct add_opts *o)
+{
+	struct ing_rtsp_url u;
+	const char *why;
+	int trust = (o->ca_file != NULL) + (o->pin != NULL) + o->system_ca;
+
+	if ((why = stg_catalog_check_name(name, false)) != NULL) {
+		nvr_ctl_error(NULL, "bad camera name '%s': %s", name, why);
+		return NVR_CTL_USAGE;
+	}
+	if (o->url == NULL || ing_rtsp_url_parse(o->url, &u, &why) != NVR_OK) {
+		nvr_ctl_error("e.g. --url rtsps://192.0.2.10:322/stream1", "bad or missing --url: %s", why ? why : "none given");
+		return NVR_CTL_USAGE;
+	}
+	if (u.tls && trust != 1) {
+		nvr_ctl_error("--ca FILE (the vendor's root), --pin SHA256 (the camera's own certificate) or --system-ca",
+		    "an rtsps camera needs exactly one way to trust its certificate");
+		return NVR_CTL_USAGE;
+	}
+	if (!u.tls && trust != 0) {
+		nvr_ctl_error(NULL, "--ca, --pin and --system-ca apply to rtsps:// cameras only");
+		return NVR_CTL_USAGE;
+	}
+	if (!u.tls && !o->insecure_rtsp) {
+		nvr_ctl_error("use rtsps:// (TLS) if the camera can; add --insecure-rtsp to accept the risk",
+		    "rtsp:// sends the camera's login exchange and its SRTP keys across the network in clear");
+		return NVR_CTL_USAGE;
+	}
+	if ((o->user == NULL) != (o->password_file == NULL)) {
+		nvr_ctl_error("the password is read from a file or standard input, never the command line",
+		    "--user and --password-file go together");
+		return NVR_CTL_USAGE;
+	}
+	return NVR_CTL_OK;
+}
+
+/* Seals the password to the camera id with the recorder secret. */
+static int
+seal_password(struct nvr_ctl *ctl, const char *path, struct stg_camera *c)
+{
+	struct stg_secret *s = nvr_ctl_secret(ctl);
+	char *pw;
+	nvr_err rc;
+
+	if (s == NULL)
+		return NVR_CTL_FAIL;
+	if ((pw = nvr_ctl_read_secret_line(path, "camera password")) == NULL)
+		return NVR_CTL_FAIL;
+	rc = stg_secret_seal(s, c->id.b, sizeof(c->id.b), (const uint8_t *)pw, strlen(pw), &c->password_sealed,
+	    &c->password_sealed_len);
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	return rc == NVR_OK ? NVR_CTL_OK : NVR_CTL_FAIL;
+}
+
+static int
+parse_add(int argc, char **argv, struct add_opts *o)
+{
+	static const struct option opts[] = {
+		{ "url", required_argument, NULL, 'u' }, { "user", required_argument, NULL, 'U' },
+		{ "password-file", required_argument, NULL, 'p' }, { "ca", required_argument, NULL, 'a' },
+		{ "pin", required_argument, NULL, 'P' }, { "system-ca", no_argument, NULL, 's' },
+		{ "allow-basic", no_argument, NULL, 'b' }, { "plain-rtp", no_argument, NULL, 'r' },
+		{ "insecure-rtsp", no_argument, NULL, 'i' }, { "disabled", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': o->url = optarg; break;
+		case 'U': o->user = optarg; break;
+		case 'p': o->password_file = optarg; break;
+		case 'a': o->ca_file = optarg; break;
+		case 'P': o->pin = optarg; break;
+		case 's': o->system_ca = true; break;
+		case 'b': o->allow_basic = true; break;
+		case 'r': o->plain_rtp = true; break;
+		case 'i': o->insecure_rtsp = true; break;
+		case 'd': o->disabled = true; break;
+		default: return -1;
+		}
+	}
+	return optind;
+}
+
+static int
+camera_add(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	struct add_opts o = { 0 };
+	struct stg_camera c = { 0 };
+	PGconn *db;
+	int idx = parse_add(argc, argv, &o), st;
+	char id[NVR_UUID_STRLEN];
+	nvr_err rc;
+
+	if (idx < 0 || idx != argc - 1) {
+		nvr_ctl_error("nvrctl camera add NAME --url URL ...", "camera add takes one NAME and options");
+		return NVR_CTL_USAGE;
+	}
+	if ((st = check_add_opts(argv[idx], &o)) != NVR_CTL_OK)
+		return st;
+	snprintf(c.name, sizeof(c.name), "%s", argv[idx]);
+	c.url = strdup(o.url);
+	c.username = o.user ? strdup(o.user) : NULL;
+	c.allow_basic = o.allow_basic;
+	c.plain_rtp = o.plain_rtp;
+	c.enabled = !o.disabled;
+	if (o.pin != NULL && !(c.has_pin = parse_pin(o.pin, c.pin))) {
+		nvr_ctl_error("64 hex digits, colons allowed: openssl x509 -noout -fingerprint -sha256",
+		    "bad --pin");
+		st = NVR_CTL_USAGE;
+		goto out;
+	}
+	st = NVR_CTL_FAIL;
+	if ((o.ca_file && (c.tls_ca_pem = read_ca_bundle(o.ca_file)) == NULL) || nvr_uuid_new(&c.id) != NVR_OK)
+		goto out;
+	if (o.password_file && seal_password(ctl, o.password_file, &c) != NVR_CTL_OK)
+		goto out;
+	if ((db = nvr_ctl_db(ctl)) == NULL)
+		goto out;
+	if ((rc = stg_catalog_camera_add(db, &c)) == NVR_ERR_INVAL) {
+		nvr_ctl_error("nvrctl camera list shows the names in use", "a camera named %s exists", c.name);
+		goto out;
+	}
+	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
+		goto out;
+	nvr_uuid_format(&c.id, id);
+	printf("camera %s added (id %s)%s\n", c.name, id, c.enabled ? "" : ", disabled");
+	if (!o.ca_file && !o.pin && o.system_ca)
+		printf("  its certificate must chain to the system's CA store\n");
+	st = NVR_CTL_OK;
+out:
+	stg_camera_clear(&c);
+	return st;
+}
+
+static int
+camera_list(struct nvr_ctl *ctl)
+{
+	struct stg_camera *v = NULL;
+	size_t n = 0;
+	PGconn *db = nvr_ctl_db(ctl);
+
+	if (db == NULL || stg_catalog_cameras(db, &v, &n) != NVR_OK)
+		return NVR_CTL_FAIL;
+	printf("%-20s %-22s %s\n", "NAME", "STATE", "URL");
+	for (size_t i = 0; i < n; i++) {
+		printf("%-20s %-22s %s\n", v[i].name, v[i].enabled ? v[i].state : "disabled", v[i].url);
+		if (v[i].last_error != NULL)
+			printf("%-20s %-22s last error: %s\n", "", "", v[i].last_error);
+	}
+	stg_cameras_free(v, n);
+	return NVR_CTL_OK;
+}
+
+static void
+print_trust(const struct stg_camera *c)
+{
+	char hex[65];
+
+	if (c->has_pin) {
+		nvr_hex_encode(c->pin, 32, hex);
+		printf("tls trust:     certificate pinned, SHA-256 %s\n", hex);
+	} else if (c->tls_ca_pem != NULL) {
+		printf("tls trust:     the camera CA bundle given at add time\n");
+	} else if (strncmp(c->url, "rtsps", 5) == 0) {
+		printf("tls trust:     the system CA store\n");
+	} else {
+		printf("tls trust:     none: rtsp:// without TLS\n");
+	}
+}
+
+static int
+camera_show(struct nvr_ctl *ctl, const char *name)
+{
+	struct stg_camera c;
+	char id[NVR_UUID_STRLEN];
+	PGconn *db = nvr_ctl_db(ctl);
+	nvr_err rc;
+
+	if (db == NULL)
+		return NVR_CTL_FAIL;
+	if ((rc = stg_catalog_camera_get(db, name, &c)) == NVR_ERR_INVAL) {
+		nvr_ctl_error("nvrctl camera list", "no camera named %s", name);
+		return NVR_CTL_FAIL;
+	}
+	if (rc != NVR_OK)
+		return NVR_CTL_FAIL;
+	nvr_uuid_format(&c.id, id);
+	printf("name:          %s\nid:            %s\nurl:           %s\n", c.name, id, c.url);
+	printf("user:          %s\npassword:      %s\n", c.username ? c.username : "(none)",
+	    c.password_sealed ? "set (sealed with the recorder secret)" : "(none)");
+	print_trust(&c);
+	printf("basic auth:    %s\nplain rtp:     %s\nenabled:       %s\n", c.allow_basic ? "allowed" : "refused",
+	    c.plain_rtp ? "yes (encrypted at ingest)" : "no", c.enabled ? "yes" : "no");
+	printf("state:         %s\n", c.state);
+	if (c.last_error != NULL)
+		printf("last error:    %s\n", c.last_error);
+	stg_camera_clear(&c);
+	return NVR_CTL_OK;
+}
+
+static int
+camera_remove(struct nvr_ctl *ctl, const char *name)
+{
+	PGconn *db = nvr_ctl_db(ctl);
+	nvr_err rc;
+
+	if (db == NULL)
+		return NVR_CTL_FAIL;
+	if ((rc = stg_catalog_camera_remove(db, name)) == NVR_ERR_INVAL) {
+		nvr_ctl_error("nvrctl camera list", "no camera named %s", name);
+		return NVR_CTL_FAIL;
+	}
+	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
+		return NVR_CTL_FAIL;
+	printf("camera %s removed; its recordings are kept\n", name);
+	return NVR_CTL_OK;
+}
+
+int
+nvr_ctl_camera(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "add") == 0)
+		return camera_add(ctl, argc, argv);
+	if (argc == 1 && strcmp(argv[0], "list") == 0)
+		return camera_list(ctl);
+	if (argc == 2 && strcmp(argv[0], "show") == 0)
+		return camera_show(ctl, argv[1]);
+	if (argc == 2 && strcmp(argv[0], "remove") == 0)
+		return camera_remove(ctl, argv[1]);
+	nvr_ctl_error("nvrctl --help", "camera takes add, list, show NAME or remove NAME");
+	return NVR_CTL_USAGE;
+}

@@ -1,0 +1,80 @@
+/*
+ * ctl_verify.c: nvrctl verify PATH [--trust CERT] [--verbose]: checks
+ * recordings offline (storage/verify.h) and says so in the exit status:
+ * 0 everything found verified, 1 anything did not (or could not be
+ * checked), 2 bad usage. It needs no database, configuration or key, so it
+ * runs on any machine that has the files; it must never change any of them.
+ */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nvrd/ctl.h"
+#include "storage/verify.h"
+
+#define USAGE "nvrctl verify PATH [--trust CERT] [--verbose]"
+
+/* getopt wants the command's name in argv[0]; ours starts at PATH. Returns
+ * the index of PATH in args, or -1 after saying what is wrong. */
+static int
+parse(int argc, char **args, struct stg_verify_opts *o)
+{
+	static const struct option opts[] = {
+		{ "trust", required_argument, NULL, 't' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, args, ":v", opts, NULL)) != -1) {
+		if (ch == 't') {
+			o->trust = optarg;
+		} else if (ch == 'v') {
+			o->verbose = true;
+		} else {
+			nvr_ctl_error(USAGE, ch == ':' ? "--trust needs a certificate file" : "unknown option '%s'",
+			    args[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind != argc - 1) {
+		nvr_ctl_error(USAGE, "verify takes one PATH");
+		return -1;
+	}
+	return optind;
+}
+
+int
+nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	static char name[] = "verify";
+	struct stg_verify_opts o = { .out = stdout };
+	struct stg_verify_counts c;
+	char **args = calloc((size_t)argc + 2, sizeof(*args)), why[8192];
+	int idx, st = NVR_CTL_FAIL;
+
+	(void)ctl; /* no configuration, no database: the files are all it needs */
+	if (args == NULL) {
+		nvr_ctl_error(NULL, "out of memory");
+		return NVR_CTL_FAIL;
+	}
+	args[0] = name;
+	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	if ((idx = parse(argc + 1, args, &o)) < 0) {
+		st = NVR_CTL_USAGE;
+	} else if (stg_verify_path(args[idx], &o, &c, why, sizeof(why)) != NVR_OK) {
+		fflush(stdout);
+		nvr_ctl_error(NULL, "%s", why);
+	} else if (fflush(stdout) != 0 || ferror(stdout)) {
+		nvr_ctl_error(NULL, "cannot write the report");
+	} else if (c.failed == 0 && c.problems == 0) {
+		st = NVR_CTL_OK;
+	}
+	free(args);
+	return st;
+}
