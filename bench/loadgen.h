@@ -1,0 +1,195 @@
+/*
+ * loadgen.h: nvr-loadgen, many simulated cameras in one process.
+ *
+ * One epoll loop serves /cam1 .. /camN on one port (RTSPS or RTSP), with
+ * Digest authentication, and replays a capture (capfile.h) as SRTP over
+ * TCP interleaved, looking to a client like nvr-camsim (gst-rtsp-server)
+ * with shared media. Cameras are split into groups; each group is one SRTP
+ * stream (one key, one SSRC) protected once per packet and copied to every
+ * session of the group that plays, so the generator costs little next to
+ * the recorder it loads.
+ *
+ * Modules: loadgen.c (options, loop, signals), loadgen-net.c (sockets, TLS,
+ * bounded output), loadgen-rtsp.c (requests and replies), loadgen-stream.c
+ * (groups: pacing, rewriting, SRTP, MIKEY, SDP), loadgen-stats.c (JSON).
+ * All of it runs on the one thread; nothing locks.
+ */
+#ifndef NVR_BENCH_LOADGEN_H
+#define NVR_BENCH_LOADGEN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/ssl.h>
+#include <srtp2/srtp.h>
+
+#include "bench/capfile.h"
+#include "bench/digest.h"
+#include "nvrd/err.h"
+
+#define LG_MAX_CAMERAS 10000
+#define LG_MAX_CONNS 10000
+/* Media a session may have queued; past it, packets are dropped for that
+ * session only. RTSP replies may use LG_OUT_SLACK more. */
+#define LG_OUT_CAP ((size_t)256 * 1024)
+#define LG_OUT_SLACK ((size_t)16 * 1024)
+/* Allocated at most: twice the bound, so compaction is amortised O(1). */
+#define LG_OUT_MAX (2 * (LG_OUT_CAP + LG_OUT_SLACK))
+#define LG_IN_CAP 8192         /* one request with its headers */
+#define LG_MAX_BODY 4096       /* a request body (GET_PARAMETER), skipped */
+#define LG_SESSION_TIMEOUT 60  /* seconds, announced in SETUP */
+#define LG_SR_INTERVAL_NS (5 * 1000000000LL)
+#define LG_KEY_LEN 30          /* AES-128 master key + 112-bit salt */
+#define LG_REALM "nvr-loadgen"
+
+/* What epoll's data.ptr points at: each watched object starts with one. */
+enum lg_kind { LG_LISTENER, LG_TIMER, LG_SIGNALS, LG_CONN };
+
+struct lg_counters {
+	uint64_t packets_sent, bytes_sent;       /* queued to the session */
+	uint64_t packets_dropped, bytes_dropped; /* over the output bound */
+};
+
+struct lg_opts {
+	const char *address;
+	unsigned long port;
+	const char *port_file;
+	unsigned long cameras, groups;
+	const char *cert, *key;
+	const char *user, *password_file;
+	const char *capture;
+	const char *stats;
+	double bitrate_scale;
+};
+
+struct lg_conn;
+
+/* One SRTP stream shared by the cameras i with (i - 1) % groups == index. */
+struct lg_group {
+	unsigned index;
+	srtp_t srtp;
+	uint8_t key[LG_KEY_LEN];
+	uint32_t ssrc;
+	uint16_t seq;          /* the next packet's sequence number */
+	uint32_t ts_base;      /* RTP time of capture position 0 in loop 0 */
+	uint64_t loop;         /* loops of the capture completed */
+	size_t next;           /* next packet of the capture */
+	int64_t start_ns;      /* monotonic time of loop 0, position 0 */
+	int64_t next_sr_ns;
+	uint64_t packets, octets; /* sent, for RTCP SR (RFC 3550 6.4.1) */
+	struct lg_conn **members; /* sessions that play */
+	size_t n_members, cap_members;
+};
+
+struct lg_camera {
+	unsigned index; /* 1-based: /camN */
+	struct lg_group *group;
+	struct lg_counters c;
+	uint64_t sessions_total;
+	unsigned sessions_now;
+};
+
+/* The capture as the groups replay it, with the SDP parts they repeat. */
+struct lg_media {
+	struct bench_cap *cap;
+	unsigned pt, clock_rate;
+	char *rtpmap, *fmtp, *framerate; /* attribute values, or NULL */
+	unsigned bandwidth_kbps;
+	int64_t loop_ns;   /* one pass of the capture, after --bitrate-scale */
+	uint32_t loop_ts;  /* the same in RTP clock units */
+	double scale;
+	int64_t *t_ns;     /* per packet: send time within a pass, scaled */
+	uint32_t *rel_ts;  /* per packet: RTP time within a pass, scaled */
+	unsigned frame_ms; /* mean frame interval, for the log */
+};
+
+struct lg_server {
+	const struct lg_opts *o;
+	int epfd;
+	enum lg_kind listen_kind, timer_kind, signal_kind;
+	int lfd, tfd, sfd;
+	unsigned port; /* bound */
+	SSL_CTX *tls;
+	char ha1[BENCH_MD5_HEX]; /* Digest HA1 of --user; no password is kept */
+	bool auth;
+	struct lg_media media;
+	struct lg_group *groups;
+	unsigned n_groups;
+	struct lg_camera *cams;
+	struct lg_conn *conns; /* every open connection */
+	struct lg_conn *dead;  /* closed during this loop turn, freed after it */
+	unsigned n_conns;
+	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
+	int64_t start_ns, next_sweep_ns;
+	uint64_t sessions_total, conns_total, bytes_written;
+	uint8_t *scratch;           /* one packet being protected */
+	bool stop;
+};
+
+/* One client connection, holding at most one RTSP session. */
+struct lg_conn {
+	enum lg_kind kind; /* LG_CONN: first, for epoll */
+	struct lg_server *srv;
+	struct lg_conn *next_conn, *prev_conn;
+	int fd;
+	SSL *ssl;
+	bool want_out, read_wants_write, closing, dead;
+	bool tls_failed; /* no close_notify after a fatal TLS error */
+	uint32_t events; /* what epoll watches for now */
+	int64_t last_active_ns;
+	char peer[64];
+	uint8_t in[LG_IN_CAP];
+	size_t in_len, skip;
+	uint8_t *out;
+	size_t out_off, out_len, out_size;
+	char nonce[BENCH_MD5_HEX];
+	/* the session */
+	char session[17];
+	struct lg_camera *cam; /* non-NULL once SETUP */
+	uint8_t channel;       /* interleaved RTP channel; RTCP is channel + 1 */
+	bool playing;
+	size_t member_idx;
+	struct lg_counters c;
+};
+
+/* loadgen-net.c */
+nvr_err lg_net_listen(struct lg_server *s);
+nvr_err lg_tls_init(struct lg_server *s);
+void lg_net_accept(struct lg_server *s);
+void lg_conn_event(struct lg_conn *c, uint32_t events);
+/* Queues RTSP reply bytes; closes the connection if it cannot hold them. */
+void lg_conn_queue_reply(struct lg_conn *c, const void *data, size_t len);
+/* Queues one interleaved frame of media; false if dropped (over bound). */
+bool lg_conn_queue_frame(struct lg_conn *c, uint8_t channel, const uint8_t *data, size_t len);
+void lg_conn_flush(struct lg_conn *c);
+void lg_conn_close(struct lg_conn *c, const char *why);
+void lg_net_reap(struct lg_server *s);
+void lg_net_sweep(struct lg_server *s, int64_t now_ns);
+void lg_net_close_all(struct lg_server *s);
+
+/* loadgen-rtsp.c: handles every whole request in c->in. */
+void lg_rtsp_input(struct lg_conn *c);
+void lg_rtsp_end_session(struct lg_conn *c);
+
+/* loadgen-stream.c */
+nvr_err lg_media_init(struct lg_server *s, struct bench_cap *cap, double scale);
+void lg_media_clear(struct lg_media *m);
+nvr_err lg_groups_init(struct lg_server *s);
+void lg_groups_free(struct lg_server *s);
+/* Sends what is due; returns the monotonic time of the next due packet. */
+int64_t lg_groups_run(struct lg_server *s, int64_t now_ns);
+nvr_err lg_group_join(struct lg_group *g, struct lg_conn *c);
+void lg_group_leave(struct lg_group *g, struct lg_conn *c);
+/* The next packet's sequence number and RTP time, for RTP-Info. */
+void lg_group_position(const struct lg_server *s, const struct lg_group *g,
+    uint16_t *seq, uint32_t *rtptime);
+/* The SDP of a camera of group g; local_ip is the address the client
+ * reached. It holds the group's key: the caller wipes it and frees it with
+ * g_free(). NULL on failure (logged). */
+char *lg_sdp_make(struct lg_server *s, struct lg_group *g, const char *local_ip, bool ipv6);
+
+/* loadgen-stats.c */
+nvr_err lg_stats_write(const struct lg_server *s, const char *path);
+
+#endif
