@@ -227,6 +227,46 @@ START_TEST(rollover_and_reordering)
 }
 END_TEST
 
+START_TEST(stale_roc_from_mikey)
+{
+	struct sender tx;
+	struct ing_srtp *rx;
+	uint8_t buf[512];
+	uint64_t idx;
+	int len = 0;
+
+	/* The sender wraps (ROC 0 to 1) between offering the key with ROC 0
+	 * and the recorder's first packet, as a shared stream may. */
+	sender_init(&tx, ING_SRTP_AES128_SHA1_80);
+	for (uint32_t s = 65530; s <= 65536 + 5; s++)
+		len = make_rtp(&tx, (uint16_t)s, 100, buf);
+	rx = receiver(ING_SRTP_AES128_SHA1_80, &tx);
+	ck_assert_int_eq(ing_srtp_check_rtp(rx, buf, (size_t)len, &idx), ING_SRTP_OK);
+	ck_assert_uint_eq(idx, (1u << 16) | 5u);
+	len = make_rtp(&tx, 6, 100, buf);
+	ck_assert_int_eq(ing_srtp_check_rtp(rx, buf, (size_t)len, &idx), ING_SRTP_OK);
+	ck_assert_uint_eq(idx, (1u << 16) | 6u);
+	/* once a packet is authentic, no other ROC is tried: a packet the
+	 * sender made with ROC 1 and relabelled by the network stays forged */
+	len = make_rtp(&tx, 7, 100, buf);
+	buf[20] ^= 0x40;
+	ck_assert_int_eq(ing_srtp_check_rtp(rx, buf, (size_t)len, &idx), ING_SRTP_FORGED);
+	ing_srtp_free(rx);
+	srtp_dealloc(tx.session);
+
+	/* Two rollovers off is not a stale offer: refused. */
+	sender_init(&tx, ING_SRTP_AES128_SHA1_80);
+	for (uint32_t s = 0; s <= 2 * 65536 + 5; s += 1000)
+		len = make_rtp(&tx, (uint16_t)s, 10, buf);
+	for (uint32_t s = 2 * 65536 - 10; s <= 2 * 65536 + 5; s++)
+		len = make_rtp(&tx, (uint16_t)s, 10, buf);
+	rx = receiver(ING_SRTP_AES128_SHA1_80, &tx);
+	ck_assert_int_eq(ing_srtp_check_rtp(rx, buf, (size_t)len, &idx), ING_SRTP_FORGED);
+	ing_srtp_free(rx);
+	srtp_dealloc(tx.session);
+}
+END_TEST
+
 START_TEST(old_packets_are_replays)
 {
 	struct sender tx;
@@ -339,6 +379,7 @@ main(void)
 	tcase_add_test(tc, suite_gcm256);
 	tcase_add_test(tc, every_byte_is_covered);
 	tcase_add_test(tc, rollover_and_reordering);
+	tcase_add_test(tc, stale_roc_from_mikey);
 	tcase_add_test(tc, old_packets_are_replays);
 	tcase_add_test(tc, rtcp_checked_and_replays_refused);
 	tcase_add_test(tc, rtp_header_and_onvif);
