@@ -135,6 +135,8 @@ close_conn(struct ing_camera *c)
 	}
 	if (c->in != NULL)
 		OPENSSL_cleanse(c->in, c->in_len); /* may hold an SDP with keys */
+	free(c->out);
+	c->out = NULL;
 	c->in_len = c->out_len = c->out_off = 0;
 	c->session[0] = '\0';
 	c->have_auth = false;
@@ -254,16 +256,24 @@ connect_next(struct ing_camera *c, int64_t now_ms)
 	    "cannot connect to %s port %d", c->url.host, c->url.port);
 }
 
+/* The thread's OpenSSL error queue is shared by every connection this
+ * worker serves: SSL_get_error() reads it, so an error another camera left
+ * there would fail this one. It must be empty before each SSL call; it
+ * almost always is, and peeking is cheaper than clearing. */
+static void
+clear_errors(void)
+{
+	if (ERR_peek_error() != 0)
+		ERR_clear_error();
+}
+
 static void
 tls_step(struct ing_camera *c, int64_t now_ms)
 {
 	char detail[384], err[160];
 	int r;
 
-	/* The thread's OpenSSL error queue is shared by every connection
-	 * this worker serves: SSL_get_error() reads it, so an error another
-	 * camera left there would fail this one. Clear it before each call. */
-	ERR_clear_error();
+	clear_errors();
 	r = SSL_do_handshake(c->ssl);
 	if (r == 1) {
 		c->want_write = false;
@@ -324,7 +334,7 @@ cam_read(struct ing_camera *c, uint8_t *buf, size_t n)
 			note_io_error(c, SSL_ERROR_SYSCALL);
 		return r < 0 ? (errno == EAGAIN || errno == EINTR ? -1 : -2) : r;
 	}
-	ERR_clear_error(); /* see tls_step() */
+	clear_errors(); /* see tls_step() */
 	r = SSL_read(c->ssl, buf, (int)n);
 	if (r > 0)
 		return r;
@@ -354,7 +364,7 @@ cam_write(struct ing_camera *c, const char *buf, size_t n)
 			note_io_error(c, SSL_ERROR_SYSCALL);
 		return r < 0 ? (errno == EAGAIN || errno == EINTR ? 0 : -1) : r;
 	}
-	ERR_clear_error(); /* see tls_step() */
+	clear_errors(); /* see tls_step() */
 	r = SSL_write(c->ssl, buf, (int)n);
 	if (r > 0)
 		return r;
@@ -378,6 +388,8 @@ flush_out(struct ing_camera *c)
 		}
 		c->out_off += (size_t)n;
 	}
+	free(c->out);
+	c->out = NULL;
 	c->out_len = c->out_off = 0;
 	c->want_write = false;
 	return true;
@@ -386,7 +398,7 @@ flush_out(struct ing_camera *c)
 bool
 ing_cam_send(struct ing_camera *c, const char *buf, size_t len)
 {
-	if (c->out_len != 0 || len > sizeof(c->out))
+	if (c->out_len != 0 || len > ING_OUT_MAX || (c->out = malloc(len)) == NULL)
 		return false; /* one request at a time: never happens in order */
 	memcpy(c->out, buf, len);
 	c->out_len = len;
@@ -480,10 +492,27 @@ read_loop(struct ing_camera *c, char *scratch, int64_t now_ms)
 			return;
 		}
 		c->in_len += (size_t)n;
+		c->arrival_ns = ing_now_realtime_ns();
+		c->arrival_us = ing_now_mono_us();
 		budget = (size_t)n > budget ? 0 : budget - (size_t)n;
 		if (!process_input(c, scratch, now_ms))
 			return;
 	}
+	/* With read-ahead, whole records may wait in OpenSSL's buffer while
+	 * the socket is empty: epoll would never report them. */
+	if (budget == 0 && c->ssl != NULL && SSL_has_pending(c->ssl)) {
+		c->again = true;
+		ing_worker_again(c->worker);
+	}
+}
+
+bool
+ing_camera_take_again(struct ing_camera *c)
+{
+	bool again = c->again;
+
+	c->again = false;
+	return again && c->fd >= 0;
 }
 
 /* ---- the worker's calls ------------------------------------------------------------- */
@@ -574,6 +603,7 @@ ing_camera_tick(struct ing_camera *c, int64_t now_ms, bool sync)
 {
 	bool ww = c->want_write;
 
+	ing_media_stats(c);
 	if (sync && c->nstreams > 0)
 		ing_media_flush(c);
 	switch (c->phase) {
@@ -629,6 +659,7 @@ ing_camera_free(struct ing_camera *c)
 	if (c->phase == PH_RESOLVING && c->gai.ar_result != NULL)
 		freeaddrinfo(c->gai.ar_result);
 	close_conn(c);
+	ing_media_stats(c);
 	c->status.state = ING_CAM_STOPPED;
 	c->status.error[0] = '\0';
 	ing_cam_publish(c);

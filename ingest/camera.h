@@ -94,6 +94,10 @@ nvr_err ing_camera_new(struct ing_camera_config *cfg, const struct ing_services 
 void ing_camera_start(struct ing_camera *c, struct ing_worker *w, int64_t now_ms);
 void ing_camera_io(struct ing_camera *c, uint32_t events, int64_t now_ms, char *scratch);
 void ing_camera_tick(struct ing_camera *c, int64_t now_ms, bool sync);
+/* True (once) when the camera stopped reading with bytes still in its TLS
+ * buffer, where epoll cannot see them: the worker must call
+ * ing_camera_io() again without waiting. */
+bool ing_camera_take_again(struct ing_camera *c);
 /* Ends the session (TEARDOWN, segments closed) and frees the camera. */
 void ing_camera_free(struct ing_camera *c);
 const nvr_uuid *ing_camera_id(const struct ing_camera *c);

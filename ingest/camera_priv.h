@@ -17,9 +17,9 @@
 #include "ingest/srtp.h"
 #include "nvrd/backoff.h"
 
-#define ING_IN_START 16384  /* receive buffer, grown up to ING_IN_MAX */
+#define ING_IN_START 8192   /* receive buffer, grown up to ING_IN_MAX */
 #define ING_IN_MAX (65536 + 8192)
-#define ING_OUT_MAX 4096    /* one request at a time */
+#define ING_OUT_MAX 4096    /* one request at a time, held only until sent */
 
 enum ing_phase {
 	PH_IDLE,       /* waiting to (re)connect */
@@ -72,9 +72,11 @@ struct ing_camera {
 	SSL *ssl;
 	bool want_write;          /* the socket or SSL needs EPOLLOUT */
 	char io_error[128];       /* why the last read or write failed */
+	bool again;               /* input left in the TLS buffer (read_loop) */
 	uint8_t *in;
 	size_t in_len, in_cap;
-	char out[ING_OUT_MAX];
+	int64_t arrival_ns, arrival_us; /* of the bytes read last (realtime, monotonic) */
+	char *out;                /* the request being sent, or NULL */
 	size_t out_len, out_off;
 	/* RTSP */
 	enum ing_step step;
@@ -93,9 +95,10 @@ struct ing_camera {
 	struct ing_sdp *sdp;      /* between DESCRIBE and PLAY; wiped */
 	/* media */
 	int nstreams;
-	struct ing_stream streams[ING_SDP_MAX_MEDIA];
+	struct ing_stream *streams; /* nstreams of them, from the SDP */
 	/* status */
 	struct ing_cam_status status;
+	uint64_t pend_rtp, pend_rtcp, pend_bytes; /* not yet added to stg_stats */
 	char warned[8];           /* forged/replayed warnings already logged */
 };
 
@@ -117,5 +120,8 @@ nvr_err ing_media_prepare(struct ing_camera *c, const char **why, enum ing_cam_s
 void ing_media_frame(struct ing_camera *c, uint8_t channel, const uint8_t *data, size_t len, int64_t now_ms);
 void ing_media_flush(struct ing_camera *c);
 void ing_media_close(struct ing_camera *c);
+void ing_media_stats(struct ing_camera *c);
+int64_t ing_now_realtime_ns(void);
+int64_t ing_now_mono_us(void);
 
 #endif

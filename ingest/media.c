@@ -22,8 +22,8 @@
 #include "storage/seal.h"
 #include "storage/stats.h"
 
-static int64_t
-now_realtime_ns(void)
+int64_t
+ing_now_realtime_ns(void)
 {
 	struct timespec ts;
 
@@ -31,8 +31,8 @@ now_realtime_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int64_t
-now_mono_us(void)
+int64_t
+ing_now_mono_us(void)
 {
 	struct timespec ts;
 
@@ -76,7 +76,7 @@ sealed_doc(struct ing_camera *c, const struct ing_stream *s, const struct ing_sd
 	json_object_set_new(o, "key_source", json_string(m->key_source == ING_KEY_SDES ? "sdes" : "mikey"));
 	json_object_set_new(o, "ssrc", json_integer(m->ssrc));
 	json_object_set_new(o, "roc", json_integer(m->roc));
-	stg_time_format(now_realtime_ns(), ts);
+	stg_time_format(ing_now_realtime_ns(), ts);
 	json_object_set_new(o, "created", json_string(ts));
 	json_object_set(o, "sealed", arr);
 	*doc = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
@@ -103,7 +103,7 @@ key_stream(struct ing_camera *c, struct ing_stream *s, const struct ing_sdp_medi
 	if ((rc = stg_writer_keyfile(c->svc.writer, &s->id, &s->key, doc)) != NVR_OK)
 		goto out;
 	if (c->svc.index != NULL)
-		stg_index_session(c->svc.index, &s->key, &s->id, m->ssrc, ing_srtp_suite_name(m->suite), now_realtime_ns(),
+		stg_index_session(c->svc.index, &s->key, &s->id, m->ssrc, ing_srtp_suite_name(m->suite), ing_now_realtime_ns(),
 		    array);
 	rc = ing_srtp_new(m->suite, m->key, m->salt, m->roc, m->ssrc, &s->srtp);
 out:
@@ -181,6 +181,10 @@ ing_media_prepare(struct ing_camera *c, const char **why, enum ing_cam_state *st
 		*why = "no key holder is registered, so nothing recorded could ever be viewed; add one with nvrctl keyholder add";
 		rc = NVR_ERR_INVAL;
 	}
+	if (rc == NVR_OK && (c->streams = calloc(c->sdp->n, sizeof(*c->streams))) == NULL) {
+		*why = "out of memory";
+		rc = NVR_ERR_NOMEM;
+	}
 	for (size_t i = 0; rc == NVR_OK && i < c->sdp->n; i++) {
 		rc = open_stream(c, (int)i, &c->sdp->m[i], kh);
 		c->nstreams = (int)i + 1;
@@ -233,15 +237,30 @@ refused(struct ing_camera *c, struct ing_stream *s, enum ing_srtp_verdict v)
 	}
 }
 
+/* Arrival times are those of the read that brought the packet: packets of
+ * one read arrived together, and the clock is read once per read. */
 static void
 store(struct ing_camera *c, struct ing_stream *s, const uint8_t *data, size_t len, struct stg_pkt *pkt)
 {
-	if (stg_out_packet(s->out, data, len, pkt, now_realtime_ns(), now_mono_us()) != NVR_OK)
+	if (stg_out_packet(s->out, data, len, pkt, c->arrival_ns, c->arrival_us) != NVR_OK)
 		return; /* counted as dropped by storage */
 	c->status.counters[ING_CNT_PACKETS]++;
 	c->status.counters[ING_CNT_BYTES] += (int64_t)len;
-	stg_stat_add(pkt->rtcp ? &stg_stats.rtcp_packets : &stg_stats.packets, 1);
-	stg_stat_add(&stg_stats.bytes, len);
+	*(pkt->rtcp ? &c->pend_rtcp : &c->pend_rtp) += 1;
+	c->pend_bytes += len;
+}
+
+/* Adds the camera's counts to the recorder-wide statistics: per tick, not
+ * per packet, since atomics shared by every worker cost at this rate. */
+void
+ing_media_stats(struct ing_camera *c)
+{
+	if (c->pend_rtp + c->pend_rtcp == 0)
+		return;
+	stg_stat_add(&stg_stats.packets, c->pend_rtp);
+	stg_stat_add(&stg_stats.rtcp_packets, c->pend_rtcp);
+	stg_stat_add(&stg_stats.bytes, c->pend_bytes);
+	c->pend_rtp = c->pend_rtcp = c->pend_bytes = 0;
 }
 
 static void
@@ -320,11 +339,12 @@ ing_media_close(struct ing_camera *c)
 		if (s->out != NULL) {
 			stg_out_close(s->out);
 			if (c->svc.index != NULL)
-				stg_index_session_end(c->svc.index, &s->key, now_realtime_ns());
+				stg_index_session_end(c->svc.index, &s->key, ing_now_realtime_ns());
 		}
 		ing_srtp_free(s->srtp);
-		memset(s, 0, sizeof(*s));
 	}
+	free(c->streams);
+	c->streams = NULL;
 	c->nstreams = 0;
 	memset(c->warned, 0, sizeof(c->warned));
 }

@@ -46,6 +46,11 @@ ing_tls_init(void)
 	/* Buffers go back to the heap when a connection is idle. */
 	SSL_CTX_set_mode(client_ctx, SSL_MODE_RELEASE_BUFFERS | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	SSL_CTX_set_options(client_ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	/* Cameras send a TLS record per RTP packet: without read-ahead each
+	 * record costs two read() calls (header, then body); with it, one
+	 * read() takes many. ingest/camera.c then must not rely on epoll for
+	 * records already buffered (SSL_has_pending). */
+	SSL_CTX_set_read_ahead(client_ctx, 1);
 	if ((system_store = X509_STORE_new()) == NULL || X509_STORE_set_default_paths(system_store) != 1)
 		return NVR_ERR_CRYPTO;
 	trust_index = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);

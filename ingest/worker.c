@@ -2,7 +2,7 @@
  * worker.c: an ingest worker thread: one epoll loop over its cameras, a
  * command queue from the recorder (add, remove, stop) behind an eventfd,
  * and a 100 ms tick for timeouts, keep-alives, reconnects and the storage
- * sync interval. It must never block in anything but epoll_wait.
+ * sync interval (each camera in its own slot of it). It must never block in anything but epoll_wait.
  */
 #include "autoconfig.h"
 
@@ -22,6 +22,11 @@
 
 #define TICK_MS 100
 #define MAX_EVENTS 256
+/* After a wake with work, the loop lets this long pass before it waits
+ * again: cameras send a frame's packets in a burst every 40 ms or so, and
+ * taking several bursts per read costs fewer wake-ups and read() calls per
+ * byte. Packets wait in the socket; the durability tick is 1 s anyway. */
+#define COALESCE_US 10000
 
 enum cmd_type { CMD_ADD, CMD_REMOVE };
 
@@ -35,6 +40,7 @@ struct cmd {
 struct cam_node {
 	struct cam_node *next;
 	struct ing_camera *c;
+	unsigned slot; /* the tick of each sync interval at which it syncs */
 };
 
 struct ing_worker {
@@ -47,6 +53,9 @@ struct ing_worker {
 	atomic_size_t load;
 	/* the thread's own */
 	struct cam_node *cams;
+	bool again;         /* some camera wants another read turn */
+	unsigned tick_no;   /* ticks so far */
+	unsigned next_slot; /* for the next camera added */
 	char scratch[ING_RTSP_SCRATCH];
 };
 
@@ -157,6 +166,7 @@ run_commands(struct ing_worker *w, int64_t now_ms)
 				atomic_fetch_sub(&w->load, 1);
 			} else {
 				n->c = cmd->camera;
+				n->slot = w->next_slot++;
 				n->next = w->cams;
 				w->cams = n;
 				ing_camera_start(n->c, w, now_ms);
@@ -169,15 +179,36 @@ run_commands(struct ing_worker *w, int64_t now_ms)
 	return !stop;
 }
 
-static void
-tick(struct ing_worker *w, int64_t now_ms, int64_t *next_sync)
+void
+ing_worker_again(struct ing_worker *w)
 {
-	bool sync = now_ms >= *next_sync;
+	w->again = true;
+}
 
-	if (sync)
-		*next_sync = now_ms + w->sync_ms;
+/* Gives another read turn to the cameras that ran out of their budget with
+ * input left in their TLS buffers. Rare: a scan of the list is fine. */
+static void
+run_again(struct ing_worker *w, int64_t now_ms)
+{
+	w->again = false;
+	for (struct cam_node *n = w->cams; n != NULL; n = n->next) {
+		if (ing_camera_take_again(n->c))
+			ing_camera_io(n->c, EPOLLIN, now_ms, w->scratch);
+	}
+}
+
+/* Timeouts and keep-alives for every camera; the storage sync for the
+ * cameras whose slot this tick is. Each camera still syncs once per sync
+ * interval, but not all at once: the writers see a steady flow rather
+ * than every stream's buffers in one burst (and need no more buffers). */
+static void
+tick(struct ing_worker *w, int64_t now_ms)
+{
+	unsigned slots = w->sync_ms >= TICK_MS ? (unsigned)(w->sync_ms / TICK_MS) : 1;
+	unsigned slot = w->tick_no++ % slots;
+
 	for (struct cam_node *n = w->cams; n != NULL; n = n->next)
-		ing_camera_tick(n->c, now_ms, sync);
+		ing_camera_tick(n->c, now_ms, n->slot % slots == slot);
 }
 
 static void *
@@ -185,22 +216,33 @@ worker_main(void *arg)
 {
 	struct ing_worker *w = arg;
 	struct epoll_event ev[MAX_EVENTS];
-	int64_t now = nvr_monotonic_ms(), next_tick = now + TICK_MS, next_sync = now + w->sync_ms;
+	int64_t now = nvr_monotonic_ms(), next_tick = now + TICK_MS, woke_us = 0;
 	bool running = true;
 	int n;
 
+	/* named, for top -H, perf and gdb */
+	pthread_setname_np(pthread_self(), "nvr-ingest");
+
 	while (running) {
 		now = nvr_monotonic_ms();
-		n = epoll_wait(w->epfd, ev, MAX_EVENTS, next_tick > now ? (int)(next_tick - now) : 0);
+		if (woke_us != 0 && !w->again) {
+			int64_t left = woke_us + COALESCE_US - nvr_monotonic_us();
+			if (left > 0)
+				usleep((useconds_t)left);
+		}
+		n = epoll_wait(w->epfd, ev, MAX_EVENTS, next_tick > now && !w->again ? (int)(next_tick - now) : 0);
 		now = nvr_monotonic_ms();
+		woke_us = n > 0 && n < MAX_EVENTS ? nvr_monotonic_us() : 0;
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == NULL)
 				running = run_commands(w, now);
 			else
 				ing_camera_io(ev[i].data.ptr, ev[i].events, now, w->scratch);
 		}
+		if (w->again)
+			run_again(w, now);
 		if (now >= next_tick) {
-			tick(w, now, &next_sync);
+			tick(w, now);
 			next_tick = now + TICK_MS;
 		}
 	}

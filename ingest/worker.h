@@ -35,5 +35,8 @@ void ing_worker_stop(struct ing_worker *w);
 /* For cameras, on the worker thread: epoll interest in fd. */
 nvr_err ing_worker_watch(struct ing_worker *w, int fd, bool want_write, struct ing_camera *c);
 void ing_worker_unwatch(struct ing_worker *w, int fd);
+/* A camera of this worker has buffered input to read (see
+ * ing_camera_take_again); worker thread only. */
+void ing_worker_again(struct ing_worker *w);
 
 #endif

@@ -30,7 +30,7 @@ static const struct nvr_config_key keys[] = {
 	    .doc = "recorder-local secret that seals camera passwords in the database; made at first start" },
 	{ .section = "nvrd", .name = "stats_file", .type = NVR_CFG_PATH, .def = "",
 	    .flags = NVR_CFG_OPTIONAL, .offset = FIELD(stats_file),
-	    .doc = "if set, ingest statistics (JSON) are written here every 5 seconds" },
+	    .doc = "if set, statistics (JSON) are written here every 5 seconds and on SIGUSR1" },
 	{ .section = "database", .name = "conninfo", .type = NVR_CFG_STRING, .def = "dbname=nvr",
 	    .flags = NVR_CFG_SECRET, .offset = FIELD(db_conninfo),
 	    .doc = "libpq connection string; prefer a Unix socket and ~/.pgpass over a password here" },
@@ -64,7 +64,7 @@ static const struct nvr_config_key keys[] = {
 	{ .section = "storage", .name = "sync_interval", .type = NVR_CFG_DURATION, .def = "1s",
 	    .min = 100, .max = 1 * SECOND, .offset = FIELD(sync_interval_ms),
 	    .doc = "received packets reach the disk (fdatasync) at least this often" },
-	{ .section = "storage", .name = "writers", .type = NVR_CFG_INT, .def = "4", .min = 1, .max = 32,
+	{ .section = "storage", .name = "writers", .type = NVR_CFG_INT, .def = "2", .min = 1, .max = 32,
 	    .offset = FIELD(storage_writers),
 	    .doc = "threads that write, hash and sync segment files" },
 };

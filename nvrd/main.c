@@ -3,7 +3,8 @@
  *
  * Start-up order: configuration, logging, signals, storage root, database
  * (waited for while it is down), migrations, then ready. Signals arrive on
- * a signalfd read by the main loop: SIGTERM and SIGINT stop, SIGHUP reloads.
+ * a signalfd read by the main loop: SIGTERM and SIGINT stop, SIGHUP reloads,
+ * SIGUSR1 writes the statistics file now.
  * It must never exit for one camera's or one client's failure, and never
  * log a secret.
  */
@@ -60,7 +61,8 @@ usage(FILE *f)
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
 	    "Runs in the foreground and logs to stderr. Signals: SIGTERM or SIGINT stop,\n"
-	    "SIGHUP reloads the configuration. Exit status: 0 stopped cleanly, 1 failed,\n"
+	    "SIGHUP reloads the configuration, SIGUSR1 writes [nvrd] stats_file now.\n"
+	    "Exit status: 0 stopped cleanly, 1 failed,\n"
 	    "2 bad usage, 78 configuration, storage root or database schema unusable.\n");
 }
 
@@ -137,6 +139,7 @@ setup_signals(int *fd)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
 		return NVR_ERR_INTERNAL;
 	*fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -186,6 +189,8 @@ handle_signals(struct nvrd *d)
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
 			reload(d);
+		} else if (si.ssi_signo == SIGUSR1) {
+			nvr_recorder_write_stats(d->recorder);
 		} else if (!d->stop) {
 			nvr_log(NVR_LOG_NOTICE, "%s received; stopping",
 			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");

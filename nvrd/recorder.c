@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -40,7 +42,7 @@
 #define STATUS_EVERY_MS 2000
 #define STATS_EVERY_MS 5000
 #define RECONNECT_EVERY_MS 5000
-#define MAX_BUFFERS 8192 /* 64 KiB each: 512 MiB at most, used only while a disk lags */
+#define MAX_BUFFERS 4096 /* 128 KiB each: 512 MiB at most; a stream holds one, more only while a disk lags */
 
 struct run_cam {
 	struct run_cam *next;
@@ -367,18 +369,53 @@ flush_statuses(struct nvr_recorder *r)
 	pthread_mutex_unlock(&r->lock);
 }
 
+/* The process's own figures beside the ingest counters, taken at the same
+ * moment, so that a benchmark can divide one by the other exactly. */
 static void
-write_stats(const struct nvr_recorder *r)
+write_process(FILE *f, size_t cameras, struct stg_writer *w)
+{
+	size_t bufs = 0, bufs_used = 0;
+	struct timespec now;
+	struct rusage ru;
+	long rss_pages = 0;
+	FILE *statm = fopen("/proc/self/statm", "re");
+
+	if (statm != NULL) {
+		if (fscanf(statm, "%*s %ld", &rss_pages) != 1)
+			rss_pages = 0;
+		fclose(statm);
+	}
+	clock_gettime(CLOCK_REALTIME, &now);
+	getrusage(RUSAGE_SELF, &ru);
+	if (w != NULL)
+		stg_writer_buffers(w, &bufs, &bufs_used);
+	fprintf(f,
+	    "{\"time\": %lld.%09ld, \"cameras\": %zu, \"cpu_user_s\": %ld.%06ld, \"cpu_sys_s\": %ld.%06ld, "
+	    "\"rss_kib\": %ld, \"max_rss_kib\": %ld, \"buffers\": %zu, \"buffers_in_use\": %zu, \"ingest\": ",
+	    (long long)now.tv_sec, now.tv_nsec, cameras, (long)ru.ru_utime.tv_sec, (long)ru.ru_utime.tv_usec,
+	    (long)ru.ru_stime.tv_sec, (long)ru.ru_stime.tv_usec, rss_pages * (sysconf(_SC_PAGESIZE) / 1024),
+	    ru.ru_maxrss, bufs, bufs_used);
+}
+
+void
+nvr_recorder_write_stats(const struct nvr_recorder *r)
 {
 	char tmp[PATH_MAX + 8];
+	size_t cameras = 0;
 	FILE *f;
 
-	if (r->cfg->stats_file[0] == '\0')
+	if (r == NULL || r->cfg->stats_file[0] == '\0')
 		return;
+	for (const struct run_cam *c = r->cams; c != NULL; c = c->next)
+		cameras++;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", r->cfg->stats_file);
-	if ((f = fopen(tmp, "we")) == NULL)
+	if ((f = fopen(tmp, "we")) == NULL) {
+		nvr_log(NVR_LOG_WARNING, "cannot write the statistics %s: %s", tmp, strerror(errno));
 		return;
+	}
+	write_process(f, cameras, r->writer);
 	stg_stats_json(f);
+	fputs("}\n", f);
 	if (fclose(f) == 0)
 		rename(tmp, r->cfg->stats_file);
 }
@@ -446,7 +483,8 @@ nvr_recorder_poll(struct nvr_recorder *r, int64_t now)
 	}
 	if (now >= r->next_stats_ms) {
 		r->next_stats_ms = now + STATS_EVERY_MS;
-		write_stats(r);
+		stg_writer_trim(r->writer);
+		nvr_recorder_write_stats(r);
 	}
 	next = r->next_status_ms < r->next_stats_ms ? r->next_status_ms : r->next_stats_ms;
 	if (r->db == NULL && r->next_connect_ms < next)
@@ -535,7 +573,6 @@ start_storage(struct nvr_recorder *r)
 		return rc;
 	wc.signer = r->signer;
 	wc.index = r->index;
-	wc.recorder = "";
 	if ((rc = stg_writer_start(&wc, &r->writer)) != NVR_OK)
 		return rc;
 	if ((rc = load_streams(r)) != NVR_OK)
@@ -588,9 +625,11 @@ nvr_recorder_stop(struct nvr_recorder *r)
 	for (int i = 0; i < r->nworkers; i++)
 		ing_worker_stop(r->workers[i]);
 	stg_writer_stop(r->writer);
+	r->writer = NULL;
 	flush_statuses(r);
 	stg_index_stop(r->index, 3000);
-	write_stats(r);
+	r->index = NULL;
+	nvr_recorder_write_stats(r);
 	while (r->cams != NULL) {
 		struct run_cam *c = r->cams;
 		r->cams = c->next;

@@ -21,6 +21,11 @@ nvr_err nvr_recorder_start(const struct nvr_config *cfg, struct nvr_recorder **o
 /* The socket to poll for notifications (-1 while disconnected). */
 int nvr_recorder_fd(const struct nvr_recorder *r);
 
+/* Writes [nvrd] stats_file now (also done every 5 s and at stop): the
+ * process's CPU time and RSS and the ingest counters of storage/stats.h,
+ * as one JSON object. Nothing when no stats_file is set or r is NULL. */
+void nvr_recorder_write_stats(const struct nvr_recorder *r);
+
 /* Handles notifications and periodic work; returns the milliseconds until
  * it wants to be called again. */
 int64_t nvr_recorder_poll(struct nvr_recorder *r, int64_t now_ms);

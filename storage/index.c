@@ -265,6 +265,9 @@ index_main(void *arg)
 	struct row *batch;
 	bool ok;
 
+	/* named, for top -H, perf and gdb */
+	pthread_setname_np(pthread_self(), "nvr-index");
+
 	nvr_backoff_init(&bo, 500, 10000);
 	pthread_mutex_lock(&ix->lock);
 	for (;;) {

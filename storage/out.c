@@ -28,16 +28,36 @@ stg_out_open(struct stg_writer *w, const struct stg_out_info *info, struct stg_o
 	return NVR_OK;
 }
 
-/* Hands the current chunk to the writer (its length a multiple of 4 KiB). */
+/* Hands the writer what the current chunk gained since its last range
+ * (its end 4 KiB aligned, or the chunk's end). When the chunk is full, or
+ * final is asked, the chunk goes with it and the stream has none. */
 static void
-submit(struct stg_out *o, bool sync)
+submit(struct stg_out *o, bool sync, bool final)
 {
 	struct stg_chunk *c = o->chunk;
+	struct stg_range r = { .from = c->queued, .to = c->len, .afrom = c->aqueued, .ato = c->narrivals,
+		.sync = sync, .final = final || c->len == STG_CHUNK_SIZE };
 
-	o->chunk = NULL;
-	c->sync = sync;
-	stg_queue(o->t, STG_MSG_CHUNK, o->seg, c);
+	c->queued = c->len;
+	c->aqueued = c->narrivals;
+	if (r.final)
+		o->chunk = NULL;
+	stg_queue_chunk(o->t, o->seg, c, &r);
 	o->unsynced = !sync;
+}
+
+/* Gives back a chunk the stream no longer fills: through the writer once
+ * any of it was queued (the writer may still be reading it). */
+static void
+release_chunk(struct stg_out *o)
+{
+	if (o->chunk == NULL)
+		return;
+	if (o->chunk->queued == 0)
+		stg_pool_put(o->w, o->chunk);
+	else
+		submit(o, false, true);
+	o->chunk = NULL;
 }
 
 /* Chunks needed to append n more bytes. */
@@ -83,14 +103,15 @@ append(struct stg_out *o, const uint8_t *p, size_t n, struct stg_chunk **spare, 
 		p += k;
 		n -= k;
 		if (o->chunk->len == STG_CHUNK_SIZE)
-			submit(o, false);
+			submit(o, false, true);
 	}
 }
 
-/* Pads to 4 KiB with a PAD record and hands the chunk over; the file
- * offset is then aligned for the next chunk's O_DIRECT write. */
+/* Pads to 4 KiB with a PAD record and hands the new bytes over; the file
+ * offset is then aligned for the next range's O_DIRECT write. final: the
+ * chunk goes too (the segment ends). */
 static bool
-pad_and_submit(struct stg_out *o, bool sync)
+pad_and_submit(struct stg_out *o, bool sync, bool final)
 {
 	uint8_t pad[STG_SEG_ALIGN + STG_SEG_RECORD_HEADER];
 	struct stg_chunk *spare[2];
@@ -103,10 +124,12 @@ pad_and_submit(struct stg_out *o, bool sync)
 		stg_seg_pad(pad, n);
 		append(o, pad, n, spare, &nspare);
 	}
-	if (o->chunk != NULL && o->chunk->len > 0)
-		submit(o, sync);
+	if (o->chunk != NULL && (o->chunk->len > o->chunk->queued || (final && o->chunk->queued > 0)))
+		submit(o, sync, final);
 	else if (sync && o->unsynced)
-		stg_queue(o->t, STG_MSG_SYNC, o->seg, NULL);
+		stg_queue(o->t, STG_MSG_SYNC, o->seg);
+	if (final)
+		release_chunk(o);
 	o->unsynced = false;
 	return true;
 }
@@ -116,6 +139,7 @@ new_seg(struct stg_out *o, int64_t arrival_ns)
 {
 	struct stg_seg *s = calloc(1, sizeof(*s));
 	const struct stg_out_info *in = &o->info;
+	char dir[PATH_MAX];
 
 	if (s == NULL || nvr_uuid_new(&s->m.segment) != NVR_OK) {
 		free(s);
@@ -136,7 +160,8 @@ new_seg(struct stg_out *o, int64_t arrival_ns)
 	s->m.seq = stg_next_seq(o->w, &in->stream);
 	s->m.start_ns = s->m.end_ns = arrival_ns;
 	snprintf(s->m.time_source, sizeof(s->m.time_source), "arrival");
-	if (stg_seg_dir(stg_writer_root(o->w), &in->camera, in->stream_name, arrival_ns, s->dir, sizeof(s->dir)) != NVR_OK) {
+	if (stg_seg_dir(stg_writer_root(o->w), &in->camera, in->stream_name, arrival_ns, dir, sizeof(dir)) != NVR_OK ||
+	    (s->dir = strdup(dir)) == NULL) {
 		free(s);
 		return NULL;
 	}
@@ -166,7 +191,7 @@ open_seg(struct stg_out *o, size_t len, int64_t arrival_ns, int64_t mono_ms)
 	stg_seg_header_encode(&h, hdr);
 	o->offset = 0;
 	o->seg_start_ms = mono_ms;
-	stg_queue(o->t, STG_MSG_OPEN, o->seg, NULL);
+	stg_queue(o->t, STG_MSG_OPEN, o->seg);
 	append(o, hdr, sizeof(hdr), spare, &nspare);
 	while (nspare > 0)
 		stg_pool_put(o->w, spare[--nspare]);
@@ -180,9 +205,9 @@ close_seg(struct stg_out *o)
 		return;
 	/* A pool that cannot give a chunk for the padding still gets the
 	 * segment closed: its unaligned tail is written without O_DIRECT. */
-	if (!pad_and_submit(o, true) && o->chunk != NULL)
-		submit(o, true);
-	stg_queue(o->t, STG_MSG_CLOSE, o->seg, NULL);
+	if (!pad_and_submit(o, true, true) && o->chunk != NULL)
+		submit(o, true, true);
+	stg_queue(o->t, STG_MSG_CLOSE, o->seg);
 	o->seg = NULL;
 }
 
@@ -282,8 +307,8 @@ stg_out_refused(struct stg_out *o, uint64_t forged, uint64_t replayed, uint64_t 
 void
 stg_out_flush(struct stg_out *o)
 {
-	if (o->seg != NULL && (o->unsynced || (o->chunk != NULL && o->chunk->len > 0)))
-		pad_and_submit(o, true);
+	if (o->seg != NULL && (o->unsynced || (o->chunk != NULL && o->chunk->len > o->chunk->queued)))
+		pad_and_submit(o, true, false);
 }
 
 void
@@ -292,7 +317,6 @@ stg_out_close(struct stg_out *o)
 	if (o == NULL)
 		return;
 	close_seg(o);
-	if (o->chunk != NULL)
-		stg_pool_put(o->w, o->chunk);
+	release_chunk(o); /* none after close_seg, unless its queueing failed */
 	free(o);
 }

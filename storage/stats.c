@@ -59,5 +59,5 @@ stg_stats_json(FILE *f)
 			sep = ", ";
 		}
 	}
-	fputs("]}\n", f);
+	fputs("]}", f);
 }

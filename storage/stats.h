@@ -36,7 +36,7 @@ void stg_stats_latency(int64_t us);
  * -1 when nothing was recorded. */
 double stg_stats_percentile(double p);
 
-/* Writes the statistics as one JSON object. */
+/* Writes the statistics as one JSON object (no newline after it). */
 void stg_stats_json(FILE *f);
 
 #endif

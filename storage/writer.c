@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,9 +38,9 @@ struct stg_writer {
 	char *recorder;
 	struct stg_wthread *threads;
 	int nthreads;
-	pthread_mutex_t pool_lock; /* protects free_chunks, allocated */
+	pthread_mutex_t pool_lock; /* protects free_chunks, nfree, allocated */
 	struct stg_chunk *free_chunks;
-	size_t allocated;
+	size_t nfree, allocated;
 	pthread_mutex_t chain_lock; /* protects chains */
 	struct chain *chains;
 };
@@ -58,35 +59,55 @@ stg_writer_cfg(const struct stg_writer *w)
 
 /* ---- chunk pool ------------------------------------------------------------ */
 
+/* Chunk buffers are mapped, not taken from malloc: page aligned as
+ * O_DIRECT wants, and given back to the system when the pool is trimmed
+ * after a burst, which a malloc arena would keep. */
+static struct stg_chunk *
+chunk_new(void)
+{
+	struct stg_chunk *c = calloc(1, sizeof(*c));
+	void *buf = c ? mmap(NULL, STG_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+		      : MAP_FAILED;
+
+	if (buf == MAP_FAILED) {
+		free(c);
+		return NULL;
+	}
+	c->buf = buf;
+	return c;
+}
+
+static void
+chunk_free(struct stg_chunk *c)
+{
+	munmap(c->buf, STG_CHUNK_SIZE);
+	free(c);
+}
+
 struct stg_chunk *
 stg_pool_get(struct stg_writer *w)
 {
 	struct stg_chunk *c;
-	void *buf;
 
 	pthread_mutex_lock(&w->pool_lock);
 	if ((c = w->free_chunks) != NULL) {
 		w->free_chunks = c->next;
+		w->nfree--;
 	} else if (w->allocated < w->cfg.max_buffers) {
 		w->allocated++;
 		pthread_mutex_unlock(&w->pool_lock);
-		c = calloc(1, sizeof(*c));
-		if (c == NULL || posix_memalign(&buf, STG_SEG_ALIGN, STG_CHUNK_SIZE) != 0) {
-			free(c);
+		if ((c = chunk_new()) == NULL) {
 			pthread_mutex_lock(&w->pool_lock);
 			w->allocated--;
 			pthread_mutex_unlock(&w->pool_lock);
-			return NULL;
 		}
-		c->buf = buf;
 		return c;
 	}
 	pthread_mutex_unlock(&w->pool_lock);
 	if (c != NULL) {
 		c->next = NULL;
-		c->len = 0;
-		c->sync = false;
-		c->narrivals = 0;
+		c->len = c->queued = 0;
+		c->narrivals = c->aqueued = 0;
 	}
 	return c;
 }
@@ -97,7 +118,40 @@ stg_pool_put(struct stg_writer *w, struct stg_chunk *c)
 	pthread_mutex_lock(&w->pool_lock);
 	c->next = w->free_chunks;
 	w->free_chunks = c;
+	w->nfree++;
 	pthread_mutex_unlock(&w->pool_lock);
+}
+
+void
+stg_writer_buffers(struct stg_writer *w, size_t *allocated, size_t *in_use)
+{
+	pthread_mutex_lock(&w->pool_lock);
+	*allocated = w->allocated;
+	*in_use = w->allocated - w->nfree;
+	pthread_mutex_unlock(&w->pool_lock);
+}
+
+void
+stg_writer_trim(struct stg_writer *w)
+{
+	struct stg_chunk *drop = NULL, *c;
+	size_t keep;
+
+	pthread_mutex_lock(&w->pool_lock);
+	keep = 8 + (w->allocated - w->nfree) / 32;
+	while (w->nfree > keep) {
+		c = w->free_chunks;
+		w->free_chunks = c->next;
+		w->nfree--;
+		w->allocated--;
+		c->next = drop;
+		drop = c;
+	}
+	pthread_mutex_unlock(&w->pool_lock);
+	while ((c = drop) != NULL) {
+		drop = c->next;
+		chunk_free(c);
+	}
 }
 
 static void
@@ -107,8 +161,7 @@ pool_free(struct stg_writer *w)
 
 	while ((c = w->free_chunks) != NULL) {
 		w->free_chunks = c->next;
-		free(c->buf);
-		free(c);
+		chunk_free(c);
 	}
 }
 
@@ -207,12 +260,13 @@ push(struct stg_wthread *t, struct stg_msg *m)
 	pthread_mutex_lock(&t->lock);
 	*t->tail = m;
 	t->tail = &m->next;
-	pthread_cond_signal(&t->cond);
+	if (t->asleep) /* else it looks again within WRITER_BATCH_NS */
+		pthread_cond_signal(&t->cond);
 	pthread_mutex_unlock(&t->lock);
 }
 
-void
-stg_queue(struct stg_wthread *t, enum stg_msg_type type, struct stg_seg *seg, struct stg_chunk *c)
+static struct stg_msg *
+new_msg(enum stg_msg_type type, struct stg_seg *seg)
 {
 	struct stg_msg *m = calloc(1, sizeof(*m));
 
@@ -222,13 +276,36 @@ stg_queue(struct stg_wthread *t, enum stg_msg_type type, struct stg_seg *seg, st
 		    (unsigned long long)(seg ? seg->m.seq : 0));
 		if (seg != NULL)
 			seg->failed = true;
-		if (c != NULL)
-			stg_pool_put(t->w, c);
-		return;
+		return NULL;
 	}
 	m->type = type;
 	m->seg = seg;
+	return m;
+}
+
+void
+stg_queue(struct stg_wthread *t, enum stg_msg_type type, struct stg_seg *seg)
+{
+	struct stg_msg *m = new_msg(type, seg);
+
+	if (m != NULL)
+		push(t, m);
+}
+
+void
+stg_queue_chunk(struct stg_wthread *t, struct stg_seg *seg, struct stg_chunk *c, const struct stg_range *r)
+{
+	struct stg_msg *m = new_msg(STG_MSG_CHUNK, seg);
+
+	if (m == NULL) {
+		/* the writer may still hold earlier ranges of a chunk: only a
+		 * final range with nothing queued before it can go back here */
+		if (r->final && r->from == 0)
+			stg_pool_put(t->w, c);
+		return;
+	}
 	m->chunk = c;
+	m->range = *r;
 	push(t, m);
 }
 
@@ -376,11 +453,13 @@ seg_synced(struct stg_seg *s)
 }
 
 static void
-seg_note_arrivals(struct stg_seg *s, const struct stg_chunk *c)
+seg_note_arrivals(struct stg_seg *s, const struct stg_chunk *c, const struct stg_range *r)
 {
-	if (s->npending + c->narrivals > s->cpending) {
+	int n = r->ato - r->afrom;
+
+	if (s->npending + n > s->cpending) {
 		int cap = s->cpending ? s->cpending * 2 : 256;
-		while (cap < s->npending + c->narrivals)
+		while (cap < s->npending + n)
 			cap *= 2;
 		int64_t *p = realloc(s->pending, (size_t)cap * sizeof(*p));
 		if (p == NULL)
@@ -388,25 +467,28 @@ seg_note_arrivals(struct stg_seg *s, const struct stg_chunk *c)
 		s->pending = p;
 		s->cpending = cap;
 	}
-	memcpy(s->pending + s->npending, c->arrivals, (size_t)c->narrivals * sizeof(int64_t));
-	s->npending += c->narrivals;
+	memcpy(s->pending + s->npending, c->arrivals + r->afrom, (size_t)n * sizeof(int64_t));
+	s->npending += n;
 }
 
+/* Writes one range of a chunk (struct stg_range) and, when asked, makes
+ * the segment durable; a final range gives the chunk back to the pool. */
 static void
-seg_chunk(struct stg_writer *w, struct stg_seg *s, struct stg_chunk *c)
+seg_chunk(struct stg_writer *w, struct stg_seg *s, struct stg_chunk *c, const struct stg_range *r)
 {
+	size_t n = r->to - r->from;
 	nvr_err rc;
 
-	if (!s->failed && s->direct && c->len % STG_SEG_ALIGN != 0) {
+	if (!s->failed && s->direct && n % STG_SEG_ALIGN != 0) {
 		/* an unpadded tail (no buffer was free for the padding): written
 		 * through the page cache, since O_DIRECT needs whole blocks */
 		int fl = fcntl(s->fd, F_GETFL);
 		if (fl >= 0 && fcntl(s->fd, F_SETFL, fl & ~O_DIRECT) == 0)
 			s->direct = false;
 	}
-	if (!s->failed) {
-		rc = write_all(s->fd, c->buf, c->len, c->offset);
-		if (rc == NVR_OK && EVP_DigestUpdate(s->sha, c->buf, c->len) != 1)
+	if (!s->failed && n > 0) {
+		rc = write_all(s->fd, c->buf + r->from, n, c->offset + r->from);
+		if (rc == NVR_OK && EVP_DigestUpdate(s->sha, c->buf + r->from, n) != 1)
 			rc = NVR_ERR_CRYPTO;
 		if (rc != NVR_OK) {
 			nvr_log_ex(NVR_LOG_ERROR, nvr_err_str(rc), "free space on the storage root, or check the disk",
@@ -414,18 +496,19 @@ seg_chunk(struct stg_writer *w, struct stg_seg *s, struct stg_chunk *c)
 			    s->m.camera_name, s->m.stream_name);
 			s->failed = true;
 		} else {
-			s->written = c->offset + c->len;
-			seg_note_arrivals(s, c);
+			s->written = c->offset + r->to;
+			seg_note_arrivals(s, c, r);
 		}
 	}
-	if (c->sync && !s->failed) {
+	if (r->sync && !s->failed) {
 		if (fdatasync(s->fd) == 0)
 			seg_synced(s);
 		else
 			nvr_log(NVR_LOG_ERROR, "writer: fdatasync of segment %llu failed: %s", (unsigned long long)s->m.seq,
 			    strerror(errno));
 	}
-	stg_pool_put(w, c);
+	if (r->final)
+		stg_pool_put(w, c);
 }
 
 /* Manifest and signature, durable, then the index row and the chain. */
@@ -498,6 +581,7 @@ stg_seg_free(struct stg_seg *s)
 		close(s->fd);
 	EVP_MD_CTX_free(s->sha);
 	free(s->pending);
+	free(s->dir);
 	free(s);
 }
 
@@ -509,7 +593,7 @@ handle(struct stg_writer *w, struct stg_msg *m)
 		seg_open(m->seg);
 		break;
 	case STG_MSG_CHUNK:
-		seg_chunk(w, m->seg, m->chunk);
+		seg_chunk(w, m->seg, m->chunk, &m->range);
 		break;
 	case STG_MSG_SYNC:
 		if (!m->seg->failed && fdatasync(m->seg->fd) == 0)
@@ -527,18 +611,55 @@ handle(struct stg_writer *w, struct stg_msg *m)
 	free(m);
 }
 
+/* A busy writer looks at its queue every WRITER_BATCH_NS rather than being
+ * woken for each message: a stream's ranges are not urgent (they become
+ * durable at the next sync anyway), and at thousands of messages a second
+ * a wake-up each costs more than the writes. After WRITER_IDLE_ROUNDS
+ * empty looks it sleeps until a push wakes it, so an idle recorder costs
+ * nothing. Called with t->lock held. */
+#define WRITER_BATCH_NS 20000000L
+#define WRITER_IDLE_ROUNDS 50
+
+static void
+wait_for_work(struct stg_wthread *t, int *idle)
+{
+	struct timespec ts;
+
+	if (++*idle > WRITER_IDLE_ROUNDS) {
+		t->asleep = true;
+		while (t->head == NULL && !t->stop)
+			pthread_cond_wait(&t->cond, &t->lock);
+		t->asleep = false;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += WRITER_BATCH_NS;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_cond_timedwait(&t->cond, &t->lock, &ts);
+}
+
 static void *
 thread_main(void *arg)
 {
 	struct stg_wthread *t = arg;
 	struct stg_msg *m;
+	int idle = 0;
+
+	/* named, for top -H, perf and gdb */
+	pthread_setname_np(pthread_self(), "nvr-writer");
 
 	pthread_mutex_lock(&t->lock);
 	for (;;) {
-		while (t->head == NULL && !t->stop)
-			pthread_cond_wait(&t->cond, &t->lock);
-		if (t->head == NULL)
+		if (t->head == NULL && !t->stop)
+			wait_for_work(t, &idle);
+		if (t->head == NULL && t->stop)
 			break; /* stopping, and everything queued is done */
+		if (t->head == NULL)
+			continue;
+		idle = 0;
 		m = t->head;
 		t->head = m->next;
 		if (t->head == NULL)
@@ -558,6 +679,7 @@ stg_writer_start(const struct stg_writer_config *cfg, struct stg_writer **out)
 {
 	struct stg_writer *w = calloc(1, sizeof(*w));
 	char host[128] = "unknown";
+	pthread_condattr_t ca;
 
 	*out = NULL;
 	if (w == NULL)
@@ -575,19 +697,23 @@ stg_writer_start(const struct stg_writer_config *cfg, struct stg_writer **out)
 	snprintf(w->recorder, 192, "%.127s %s/%s", host, PACKAGE_NAME, PACKAGE_VERSION);
 	pthread_mutex_init(&w->pool_lock, NULL);
 	pthread_mutex_init(&w->chain_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* wait_for_work's deadlines */
 	for (int i = 0; i < cfg->threads; i++) {
 		struct stg_wthread *t = &w->threads[i];
 		t->w = w;
 		t->tail = &t->head;
 		pthread_mutex_init(&t->lock, NULL);
-		pthread_cond_init(&t->cond, NULL);
+		pthread_cond_init(&t->cond, &ca);
 		if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
+			pthread_condattr_destroy(&ca);
 			w->nthreads = i;
 			stg_writer_stop(w);
 			return NVR_ERR_INTERNAL;
 		}
 		w->nthreads = i + 1;
 	}
+	pthread_condattr_destroy(&ca);
 	*out = w;
 	return NVR_OK;
 }

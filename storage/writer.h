@@ -2,12 +2,14 @@
  * writer.h: segment writing, split between two kinds of threads.
  *
  * An ingest worker owns a stg_out per recorded stream: it appends packets
- * (records) into 64 KiB aligned chunks and decides where segments are cut
- * (storage policy: duration, size, clean points). Full chunks, and the
- * padded partial chunk of every sync tick, go to the writer thread that
- * owns the stream, which writes them in order with O_DIRECT, hashes them,
- * fdatasyncs at each tick, and, when a segment is closed, writes and signs
- * its manifest, makes both durable, and queues the index row.
+ * (records) into a 128 KiB aligned chunk and decides where segments are cut
+ * (storage policy: duration, size, clean points). At each sync tick, what
+ * the chunk gained since the last one (padded to 4 KiB) goes to the writer
+ * thread that owns the stream, and the chunk goes on filling after it; a
+ * full chunk goes whole. The writer writes the ranges in order with
+ * O_DIRECT, hashes them, fdatasyncs at each tick, and, when a segment is
+ * closed, writes and signs its manifest, makes both durable, and queues
+ * the index row. One chunk per stream, whatever the sync interval.
  *
  * So an ingest loop never blocks on the disk: a slow disk shows as chunks
  * queued for a writer, and past a bound, as packets counted dropped.
@@ -32,14 +34,22 @@ struct stg_writer_config {
 	int threads;
 	int64_t segment_duration_ms;
 	int64_t segment_max_bytes;
-	size_t max_buffers;         /* chunks in all: bounds memory (64 KiB each) */
+	size_t max_buffers;         /* chunks in all: bounds memory (128 KiB each) */
 	struct stg_signer *signer;  /* borrowed; outlives the writer */
 	struct stg_index *index;    /* borrowed; NULL: no index (tests) */
-	const char *recorder;       /* "host nvr/0.1.0", for manifests */
 };
 
 /* Starts the writer threads. Caller stops them with stg_writer_stop(). */
 nvr_err stg_writer_start(const struct stg_writer_config *cfg, struct stg_writer **out);
+
+/* The chunk pool: chunks allocated so far (never freed before the stop)
+ * and those in use now, for the statistics. Any thread. */
+void stg_writer_buffers(struct stg_writer *w, size_t *allocated, size_t *in_use);
+
+/* Gives back to the system the free chunks beyond a small reserve (a few
+ * percent of those in use), after a burst (a disk that lagged). Any
+ * thread; the recorder calls it every few seconds. */
+void stg_writer_trim(struct stg_writer *w);
 
 /* Closes every open segment (manifests written), stops and frees. */
 void stg_writer_stop(struct stg_writer *w);

@@ -32,7 +32,7 @@ setup(void)
 {
 	char key[128], crt[128];
 	struct stg_writer_config cfg = { .threads = 2, .segment_duration_ms = 1000, .segment_max_bytes = 1 << 20,
-		.max_buffers = 64, .recorder = "test" };
+		.max_buffers = 64 };
 
 	snprintf(root, sizeof(root), "/tmp/nvr-check-writer.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(root));
@@ -147,6 +147,12 @@ START_TEST(one_segment_byte_for_byte)
 		    nvr_monotonic_ms() * 1000), NVR_OK);
 		if (i % 100 == 99)
 			stg_out_flush(o); /* sync ticks mid-segment */
+		if (i % 37 == 36) {
+			/* and more, mid-chunk: the chunk goes on filling after the
+			 * range handed over; a second tick with nothing new */
+			stg_out_flush(o);
+			stg_out_flush(o);
+		}
 	}
 	stg_out_close(o);
 	stg_writer_stop(w);
@@ -261,7 +267,7 @@ END_TEST
 START_TEST(no_buffer_drops_whole_packets)
 {
 	struct stg_writer_config cfg = { .root = root, .threads = 1, .segment_duration_ms = 60000,
-		.segment_max_bytes = 1 << 30, .max_buffers = 2, .signer = signer, .recorder = "test" };
+		.segment_max_bytes = 1 << 30, .max_buffers = 2, .signer = signer };
 	struct stg_writer *small;
 	struct stg_out_info in;
 	struct stg_out *a, *b, *c;
