@@ -29,8 +29,10 @@ pkgs_run="postgresql-15 openssl procps"
 # Fuzz targets (libFuzzer), `make lint`, checking the systemd unit and man page,
 # and WebCrypto (Node) for the browser side of the key sealing.
 pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs"
+# make bench (bench/ingest.sh) reads the statistics files with jq.
+pkgs_bench="jq"
 
-all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_run $pkgs_check)
+all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_run $pkgs_check $pkgs_bench)
 missing=""
 for p in $all; do
 	st=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true)
