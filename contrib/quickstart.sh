@@ -6,7 +6,9 @@
 #   - a private PostgreSQL (its own data folder, Unix socket only),
 #   - nvr-camsim with 4 simulated cameras over RTSPS, SRTP and Digest,
 #   - nvrd, configured for both,
-# and prints what runs where and what to try next. Ctrl-C stops all of it.
+# makes a demo key holder (its private key stays in the state folder) and
+# adds the cameras, so that nvrd records them at once, and prints what runs
+# where and what to try next. Ctrl-C stops all of it.
 # Run it again to resume with the same state; remove the folder to start over.
 #
 # Environment: NVR_QUICKSTART_DIR (state folder), NVR_CAMERAS (default 4),
@@ -54,8 +56,8 @@ run_as=""
 if [ "$(id -u)" = 0 ]; then
 	run_as="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups --inh-caps=-all --"
 fi
-mkdir -p "$state/storage"
-[ -z "$run_as" ] || chown nobody "$state/storage"
+mkdir -p "$state/storage" "$state/nvrd"
+[ -z "$run_as" ] || chown nobody "$state/storage" "$state/nvrd"
 
 sock=$(contrib/nvr-pg.sh start "$state")
 if [ "$(psql -X -At -h "$sock" -U nvr -d postgres -c "SELECT 1 FROM pg_database WHERE datname = 'nvr'")" != 1 ]; then
@@ -66,11 +68,17 @@ cat >"$state/nvrd.conf" <<EOF
 # Written by contrib/quickstart.sh; every key is in docs/CONFIG.md.
 [nvrd]
 log_level = info
+secret_file = $state/nvrd/secret.key
+stats_file = $state/nvrd/stats.json
 [database]
 conninfo = "host=$sock user=nvr dbname=nvr"
+[signing]
+key = $state/nvrd/signing.key
+certificate = $state/nvrd/signing.crt
 [storage]
 root = $state/storage
 EOF
+ctl() { "$build/nvrd/nvrctl" -c "$state/nvrd.conf" "$@"; }
 
 # --- start everything; stop everything on Ctrl-C ---------------------------------
 stop_all() {
@@ -103,9 +111,27 @@ done
 grep -q "serving" "$state/camsim.log" || { sleep 1; grep -q "serving" "$state/camsim.log" ||
 	{ cat "$state/camsim.log"; die "the camera simulator did not start (port $port in use? set NVR_CAMSIM_PORT)"; }; }
 
+# The demo key holder: on a real system its key pair is made on the key
+# holder's own machine and only the public key comes here.
+if [ ! -s "$state/keyholder/demo.key" ]; then
+	mkdir -p "$state/keyholder"
+	ctl keyholder new demo --out "$state/keyholder" >/dev/null || die "cannot make the demo key holder"
+fi
+ctl keyholder list | grep -q "^demo " || ctl keyholder add demo "$state/keyholder/demo.pub.pem" >/dev/null ||
+	die "cannot register the demo key holder"
+i=1
+while [ $i -le "$cameras" ]; do
+	ctl camera show "cam$i" >/dev/null 2>&1 ||
+		ctl camera add "cam$i" --url "rtsps://127.0.0.1:$port/cam$i" --user camera \
+			--password-file "$state/camera-password" --ca "$state/pki/camera-ca.crt" >/dev/null ||
+		die "cannot add camera cam$i"
+	i=$((i + 1))
+done
+sleep 3
+
 cat <<EOF
 
-The NVR is running. State and logs are in $state/.
+The NVR is running and recording. State and logs are in $state/.
 
   PostgreSQL  private instance, socket $sock (no TCP port)
               psql -h $sock -U nvr nvr
@@ -113,17 +139,22 @@ The NVR is running. State and logs are in $state/.
               user 'camera', password in $state/camera-password,
               certificate signed by the test camera CA $state/pki/camera-ca.crt
   nvrd        configuration $state/nvrd.conf, log $state/nvrd.log,
-              schema applied; it waits for work (camera recording comes in
-              the next release: see README.md)
+              recordings in $state/storage (still encrypted, signed)
+  key holder  'demo': its private key is $state/keyholder/demo.key;
+              every session key is sealed to it, and nothing else can
+              open the recordings
 
-Try:
+$(ctl camera list)
+
+Try (nvrctl is $build/nvrd/nvrctl -c $state/nvrd.conf):
+  - the cameras' states:           nvrctl camera list
+  - check every recording offline: nvrctl verify $state/storage
   - watch a camera with GStreamer's own client, trusting the test CA:
       $build/tests/camsim/nvr-test-play --ca $state/pki/camera-ca.crt \\
         rtspsrc location=rtsps://127.0.0.1:$port/cam1 user-id=camera \\
         user-pw="\$(cat $state/camera-password)" \\
         ! rtph264depay ! h264parse ! avdec_h264 ! identity eos-after=100 ! fakesink
-  - see the schema nvrd applied:   psql -h $sock -U nvr nvr -c '\\dt'
-  - reload the configuration:      kill -HUP $(echo $pids | awk '{print $2}')
+  - recording statistics:          cat $state/nvrd/stats.json
   - follow the logs:               tail -f $state/nvrd.log $state/camsim.log
 
 Press Ctrl-C to stop everything.
