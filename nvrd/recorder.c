@@ -98,8 +98,10 @@ svc_stream_id(void *ctx, const nvr_uuid *camera, const char *name, const char *c
 			break;
 	}
 	if (e == NULL) {
-		/* a new stream: named here, registered by the index thread */
-		if ((e = calloc(1, sizeof(*e))) == NULL || nvr_uuid_new(&e->id) != NVR_OK) {
+		/* a new stream, registered by the index thread. Its id is
+		 * derived from camera and name: if a crash loses the row, the
+		 * next start derives the same id for the segments on disk. */
+		if ((e = calloc(1, sizeof(*e))) == NULL || nvr_uuid_name(camera, name, &e->id) != NVR_OK) {
 			free(e);
 			rc = NVR_ERR_NOMEM;
 			goto out;

@@ -1,5 +1,6 @@
 /*
- * uuid.c: RFC 9562 version 4 UUIDs from OpenSSL's random generator.
+ * uuid.c: RFC 9562 version 4 UUIDs from OpenSSL's random generator, and
+ * version 5 (name-based, SHA-1) ones.
  */
 #include "autoconfig.h"
 
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "nvrd/uuid.h"
@@ -17,6 +19,25 @@ nvr_uuid_new(nvr_uuid *u)
 	if (RAND_bytes(u->b, sizeof(u->b)) != 1)
 		return NVR_ERR_CRYPTO;
 	u->b[6] = (uint8_t)((u->b[6] & 0x0f) | 0x40); /* version 4 */
+	u->b[8] = (uint8_t)((u->b[8] & 0x3f) | 0x80); /* variant 10 */
+	return NVR_OK;
+}
+
+nvr_err
+nvr_uuid_name(const nvr_uuid *ns, const char *name, nvr_uuid *u)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	uint8_t md[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	int ok = ctx != NULL && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, ns->b, sizeof(ns->b)) == 1 && EVP_DigestUpdate(ctx, name, strlen(name)) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &len) == 1 && len >= 16;
+
+	EVP_MD_CTX_free(ctx);
+	if (!ok)
+		return NVR_ERR_CRYPTO;
+	memcpy(u->b, md, 16);
+	u->b[6] = (uint8_t)((u->b[6] & 0x0f) | 0x50); /* version 5 */
 	u->b[8] = (uint8_t)((u->b[8] & 0x3f) | 0x80); /* variant 10 */
 	return NVR_OK;
 }

@@ -1,6 +1,8 @@
 /*
- * uuid.h: random (version 4) UUIDs: ids of cameras, streams, segments and
- * keys, made here so that files can be named before the database knows them.
+ * uuid.h: random (version 4) UUIDs: ids of cameras, segments and keys, made
+ * here so that files can be named before the database knows them; and
+ * name-based (version 5) ones for streams, which must come out the same
+ * after a crash that lost the database row.
  */
 #ifndef NVR_UUID_H
 #define NVR_UUID_H
@@ -18,6 +20,10 @@ typedef struct nvr_uuid {
 
 /* A new random UUID (OpenSSL's DRBG). NVR_ERR_CRYPTO if it fails. */
 nvr_err nvr_uuid_new(nvr_uuid *u);
+
+/* RFC 9562 version 5: SHA-1 of the namespace UUID and the name. The same
+ * inputs always give the same UUID. NVR_ERR_CRYPTO if SHA-1 fails. */
+nvr_err nvr_uuid_name(const nvr_uuid *ns, const char *name, nvr_uuid *u);
 
 /* "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx", lower case, into buf. */
 void nvr_uuid_format(const nvr_uuid *u, char buf[NVR_UUID_STRLEN]);

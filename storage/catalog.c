@@ -346,31 +346,3 @@ stg_catalog_notify(PGconn *db)
 {
 	return stg_db_exec(db, "NOTIFY " STG_NOTIFY_CHANNEL, "notifying nvrd");
 }
-
-nvr_err
-stg_catalog_stream(PGconn *db, const nvr_uuid *camera, const char *name, const char *codec, int clock_rate,
-    nvr_uuid *out)
-{
-	char cam[NVR_UUID_STRLEN], id[NVR_UUID_STRLEN], rate[16];
-	const char *vals[5] = { id, cam, name, codec, rate };
-	PGresult *r;
-	nvr_err rc;
-
-	nvr_uuid_format(camera, cam);
-	if ((rc = nvr_uuid_new(out)) != NVR_OK)
-		return rc;
-	nvr_uuid_format(out, id);
-	snprintf(rate, sizeof(rate), "%d", clock_rate);
-	/* the no-op update makes RETURNING give the existing row's id */
-	rc = run(db,
-	    "INSERT INTO streams (id, camera_id, name, codec, clock_rate) VALUES ($1, $2, $3, $4, $5)"
-	    " ON CONFLICT (camera_id, name) DO UPDATE SET codec = EXCLUDED.codec,"
-	    " clock_rate = EXCLUDED.clock_rate RETURNING id",
-	    5, vals, NULL, NULL, PGRES_TUPLES_OK, "registering the stream", &r);
-	if (rc != NVR_OK)
-		return rc;
-	if (PQntuples(r) != 1 || nvr_uuid_parse(PQgetvalue(r, 0, 0), out) != NVR_OK)
-		rc = NVR_ERR_INTERNAL;
-	PQclear(r);
-	return rc;
-}

@@ -85,8 +85,4 @@ nvr_err stg_catalog_keyholder_remove(PGconn *db, const char *name);
 /* NOTIFY nvr_config: nvrd picks up the change without a restart. */
 nvr_err stg_catalog_notify(PGconn *db);
 
-/* Stream id for (camera, name), made on first use. */
-nvr_err stg_catalog_stream(PGconn *db, const nvr_uuid *camera, const char *name, const char *codec,
-    int clock_rate, nvr_uuid *out);
-
 #endif

@@ -507,6 +507,13 @@ scan_day(struct rc_ctx *x, const char *day, struct pending *list, size_t *n)
 			work = true;
 			continue;
 		}
+		if (memcmp(h.stream.b, x->stream.b, 16) != 0) {
+			/* not this stream's: another id under the same name, which
+			 * only a hand-made copy would give. Left as it is. */
+			nvr_log(NVR_LOG_WARNING, "reconcile: %s belongs to another stream than %s/%s; left as it is", path,
+			    x->camera_name, x->stream_name);
+			continue;
+		}
 		bool has_manifest = access(mpath, F_OK) == 0;
 		if (has_manifest && indexed(x, &h.segment))
 			continue;
@@ -588,6 +595,109 @@ load_last(struct rc_ctx *x)
 	PQclear(r);
 }
 
+/* Reconciles one stream whose fields in x are set; seeds the writer's
+ * chain when segments were indexed. */
+static void
+reconcile_one(struct rc_ctx *x, const char *dir)
+{
+	load_last(x);
+	reconcile_stream(x, dir);
+	if (x->advanced)
+		stg_writer_seed(x->writer, &x->stream, x->last_seq + 1, true, x->last_msha);
+}
+
+/* Sets x->camera_name from the database; false if the camera is unknown. */
+static bool
+camera_name(struct rc_ctx *x, const char *cam)
+{
+	const char *v[1] = { cam };
+	PGresult *r = PQexecParams(x->db, "SELECT name FROM cameras WHERE id = $1", 1, NULL, v, NULL, NULL, 0);
+	bool found;
+
+	if (stg_db_check(x->db, r, PGRES_TUPLES_OK, "reconcile: looking a camera up") != NVR_OK) {
+		snprintf(x->camera_name, sizeof(x->camera_name), "%.36s", cam);
+		return true; /* cannot tell: do not call it unknown */
+	}
+	if ((found = PQntuples(r) == 1))
+		snprintf(x->camera_name, sizeof(x->camera_name), "%s", PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return found;
+}
+
+/* 1 if the database has the stream (camera, name), 0 if not, -1 on error. */
+static int
+stream_known(const struct rc_ctx *x, const char *cam, const char *name)
+{
+	const char *v[2] = { cam, name };
+	PGresult *r = PQexecParams(x->db, "SELECT 1 FROM streams WHERE camera_id = $1 AND name = $2", 2, NULL, v, NULL,
+	    NULL, 0);
+	int known;
+
+	if (stg_db_check(x->db, r, PGRES_TUPLES_OK, "reconcile: looking a stream up") != NVR_OK)
+		return -1;
+	known = PQntuples(r) > 0;
+	PQclear(r);
+	return known;
+}
+
+/* A stream folder the database does not know, of a camera it knows: the
+ * crash came before the index thread wrote the stream's row. Stream ids
+ * derive from camera and name (nvr_uuid_name), so the row is made again
+ * and the folder reconciled like any other. */
+static void
+adopt_stream(struct rc_ctx *x, const char *cam, const char *name, const char *dir)
+{
+	char id[NVR_UUID_STRLEN];
+	const char *v[3] = { id, cam, name };
+	PGresult *r;
+
+	if (nvr_uuid_name(&x->camera, name, &x->stream) != NVR_OK)
+		return;
+	nvr_uuid_format(&x->stream, id);
+	r = PQexecParams(x->db, "INSERT INTO streams (id, camera_id, name) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3,
+	    NULL, v, NULL, NULL, 0);
+	if (stg_db_check(x->db, r, PGRES_COMMAND_OK, "reconcile: registering a stream") != NVR_OK)
+		return;
+	PQclear(r);
+	nvr_log(NVR_LOG_NOTICE, "reconcile: stream %s/%s was on disk but not in the database (a crash came before its row "
+	    "was written): registered", x->camera_name, name);
+	snprintf(x->stream_name, sizeof(x->stream_name), "%s", name);
+	x->codec[0] = '\0';
+	x->clock_rate = 0;
+	reconcile_one(x, dir);
+}
+
+/* The camera folders on disk, for streams the database lacks. */
+static void
+adopt_streams(struct rc_ctx *x)
+{
+	DIR *root = opendir(x->root), *cd;
+	struct dirent *e, *f;
+	char dir[PATH_MAX], sdir[PATH_MAX];
+
+	while (root != NULL && (e = readdir(root)) != NULL) {
+		if (nvr_uuid_parse(e->d_name, &x->camera) != NVR_OK || !join(dir, sizeof(dir), x->root, e->d_name) ||
+		    (cd = opendir(dir)) == NULL)
+			continue;
+		if (!camera_name(x, e->d_name)) {
+			nvr_log_ex(NVR_LOG_WARNING, "nvrctl verify checks them", NULL,
+			    "reconcile: %s holds recordings of a camera the database does not know (restored from an older "
+			    "backup?): left as they are", dir);
+			closedir(cd);
+			continue;
+		}
+		while ((f = readdir(cd)) != NULL) {
+			if (f->d_name[0] == '.' || strlen(f->d_name) >= sizeof(x->stream_name) ||
+			    !join(sdir, sizeof(sdir), dir, f->d_name) || stream_known(x, e->d_name, f->d_name) != 0)
+				continue;
+			adopt_stream(x, e->d_name, f->d_name, sdir);
+		}
+		closedir(cd);
+	}
+	if (root != NULL)
+		closedir(root);
+}
+
 nvr_err
 stg_reconcile(const char *root, PGconn *db, struct stg_signer *signer, struct stg_index *index,
     struct stg_writer *writer)
@@ -611,13 +721,10 @@ stg_reconcile(const char *root, PGconn *db, struct stg_signer *signer, struct st
 		x.clock_rate = (int)strtol(PQgetvalue(r, i, 5), NULL, 10);
 		nvr_uuid_format(&x.camera, cam);
 		snprintf(dir, sizeof(dir), "%s/%s/%s", root, cam, x.stream_name);
-		if (access(dir, F_OK) != 0)
-			continue;
-		load_last(&x);
-		reconcile_stream(&x, dir);
-		if (x.advanced)
-			stg_writer_seed(writer, &x.stream, x.last_seq + 1, true, x.last_msha);
+		if (access(dir, F_OK) == 0)
+			reconcile_one(&x, dir);
 	}
 	PQclear(r);
+	adopt_streams(&x);
 	return NVR_OK;
 }
