@@ -25,7 +25,7 @@
 #include "ingest/worker.h"
 #include "nvrd/log.h"
 
-#define READ_BUDGET (256 * 1024) /* bytes per event: others get their turn */
+#define READ_BUDGET ((size_t)256 * 1024) /* bytes per event: others get their turn */
 #define STATUS_EVERY_MS 5000
 #define BACKOFF_RESET_AFTER_MS 30000
 
@@ -183,7 +183,7 @@ begin_connect(struct ing_camera *c, int64_t now_ms)
 {
 	int r;
 
-	if (c->status.state != ING_CAM_CONNECTING && c->status.state == ING_CAM_STOPPED)
+	if (c->status.state == ING_CAM_STOPPED)
 		ing_cam_set_state(c, ING_CAM_CONNECTING, NULL);
 	snprintf(c->port_str, sizeof(c->port_str), "%d", c->url.port);
 	c->hints = (struct addrinfo){ .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV };

@@ -113,13 +113,15 @@ set_alg(struct ing_auth_challenge *ch, const char *v)
 static bool
 qop_has_auth(const char *v)
 {
-	for (const char *p = v; *p;) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		size_t n = strcspn(p, ", ");
-		if (n == 4 && strncasecmp(p, "auth", 4) == 0)
+	size_t len = strlen(v);
+
+	for (size_t i = 0; i < len;) {
+		while (i < len && (v[i] == ' ' || v[i] == ','))
+			i++;
+		size_t n = strcspn(v + i, ", ");
+		if (n == 4 && strncasecmp(v + i, "auth", 4) == 0)
 			return true;
-		p += n;
+		i += n;
 	}
 	return false;
 }
@@ -129,7 +131,7 @@ qop_has_auth(const char *v)
 static bool
 read_param(struct cursor *c, struct ing_auth_challenge *ch, bool *usable, bool *has_qop)
 {
-	char name[32], value[ING_DIGEST_MAX_FIELD];
+	char name[32], value[ING_DIGEST_MAX_FIELD] = "";
 	size_t n = token_len(c->p);
 
 	if (n == 0 || n >= sizeof(name)) {
@@ -148,11 +150,11 @@ read_param(struct cursor *c, struct ing_auth_challenge *ch, bool *usable, bool *
 	if (!read_value(c, value, sizeof(value)))
 		return false;
 	if (strcasecmp(name, "realm") == 0)
-		memcpy(ch->realm, value, sizeof(value));
+		memcpy(ch->realm, value, strlen(value) + 1);
 	else if (strcasecmp(name, "nonce") == 0)
-		memcpy(ch->nonce, value, sizeof(value));
+		memcpy(ch->nonce, value, strlen(value) + 1);
 	else if (strcasecmp(name, "opaque") == 0) {
-		memcpy(ch->opaque, value, sizeof(value));
+		memcpy(ch->opaque, value, strlen(value) + 1);
 		ch->has_opaque = true;
 	} else if (strcasecmp(name, "algorithm") == 0)
 		*usable = *usable && set_alg(ch, value);

@@ -14,24 +14,12 @@
 #include <strings.h>
 
 #include "ingest/rtsp.h"
+#include "nvrd/util.h"
 
 static bool
 is_token_char(int c)
 {
 	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?={}", c) == NULL;
-}
-
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		*--e = '\0';
-	return s;
 }
 
 /* Where the header block ends: the index just past "\r\n\r\n" (or a bare
@@ -68,7 +56,7 @@ parse_start_line(char *line, struct ing_rtsp_msg *m, const char **why)
 			return NVR_ERR_INVAL;
 		}
 		m->status = (int)st;
-		m->reason = trim(end);
+		m->reason = nvr_trim(end);
 		return NVR_OK;
 	}
 	/* A request from the server (e.g. GET_PARAMETER, ANNOUNCE). */
@@ -109,7 +97,7 @@ parse_header_line(char *line, struct ing_rtsp_msg *m, const char **why)
 		return NVR_ERR_INVAL;
 	}
 	m->headers[m->nheaders].name = line;
-	m->headers[m->nheaders].value = trim(colon + 1);
+	m->headers[m->nheaders].value = nvr_trim(colon + 1);
 	m->nheaders++;
 	return NVR_OK;
 }

@@ -17,6 +17,7 @@
 #include "ingest/rtsp.h"
 #include "ingest/sdp.h"
 #include "nvrd/encode.h"
+#include "nvrd/util.h"
 
 #define MAX_MIKEY 2048 /* decoded bytes; gst-rtsp-server's are ~100 */
 
@@ -39,14 +40,14 @@ wipe_sdp_attributes(GstSDPMessage *msg)
 	for (guint i = 0; i < gst_sdp_message_attributes_len(msg); i++) {
 		a = gst_sdp_message_get_attribute(msg, i);
 		if (a->value != NULL)
-			OPENSSL_cleanse((void *)(uintptr_t)a->value, strlen(a->value));
+			OPENSSL_cleanse(a->value, strlen(a->value));
 	}
 	for (guint i = 0; i < gst_sdp_message_medias_len(msg); i++) {
 		const GstSDPMedia *m = gst_sdp_message_get_media(msg, i);
 		for (guint j = 0; j < gst_sdp_media_attributes_len(m); j++) {
 			a = gst_sdp_media_get_attribute(m, j);
 			if (a->value != NULL)
-				OPENSSL_cleanse((void *)(uintptr_t)a->value, strlen(a->value));
+				OPENSSL_cleanse(a->value, strlen(a->value));
 		}
 	}
 }
@@ -95,7 +96,7 @@ static nvr_err
 mikey_key(GstMIKEYMessage *msg, struct ing_sdp_media *m, const char **why)
 {
 	const GstMIKEYPayload *kemac = gst_mikey_message_find_payload(msg, GST_MIKEY_PT_KEMAC, 0);
-	GstMIKEYPayloadKeyData *kd;
+	const GstMIKEYPayloadKeyData *kd;
 	size_t kl = ing_srtp_key_len(m->suite), sl = ing_srtp_salt_len(m->suite);
 	nvr_err rc = NVR_OK;
 
@@ -107,7 +108,7 @@ mikey_key(GstMIKEYMessage *msg, struct ing_sdp_media *m, const char **why)
 		*why = "MIKEY key is encrypted (pre-shared or public-key MIKEY is not supported)";
 		return NVR_ERR_INVAL;
 	}
-	kd = (GstMIKEYPayloadKeyData *)(uintptr_t)gst_mikey_payload_kemac_get_sub(kemac, 0);
+	kd = (const GstMIKEYPayloadKeyData *)gst_mikey_payload_kemac_get_sub(kemac, 0);
 	if (kd->key_len == kl && kd->salt_len == sl) {
 		memcpy(m->key, kd->key_data, kl);
 		memcpy(m->salt, kd->salt_data, sl);
@@ -139,7 +140,7 @@ parse_mikey(const char *value, struct ing_sdp_media *m, const char **why)
 		*why = "a=key-mgmt is not MIKEY";
 		return NVR_ERR_INVAL;
 	}
-	if ((rc = nvr_b64_decode(value + 6, MAX_MIKEY, &raw, &len)) != NVR_OK) {
+	if (nvr_b64_decode(value + 6, MAX_MIKEY, &raw, &len) != NVR_OK) {
 		*why = "a=key-mgmt:mikey is not valid base64 or too long";
 		return NVR_ERR_INVAL;
 	}
@@ -219,19 +220,38 @@ name_stream(struct ing_sdp *sdp, struct ing_sdp_media *m, const char *kind)
 		snprintf(m->name, sizeof(m->name), "%.12s%c", kind, (char)('0' + same % 10));
 }
 
+/* "PT ENCODING/RATE[/PARAMS]" (RFC 4566 6): true if it names payload type
+ * pt, with the encoding (at most 31 characters) and rate it gives. */
+static bool
+rtpmap_of(const char *map, long pt, char enc[32], long *rate)
+{
+	const char *p, *slash;
+	long v;
+
+	if (!nvr_parse_num(map, &p, 0, 127, &v) || v != pt || *p != ' ')
+		return false;
+	p++;
+	if ((slash = strchr(p, '/')) == NULL || slash == p || slash - p > 31)
+		return false;
+	memcpy(enc, p, (size_t)(slash - p));
+	enc[slash - p] = '\0';
+	if (!nvr_parse_num(slash + 1, NULL, 1, 10000000, rate))
+		*rate = 0;
+	return true;
+}
+
 static void
 parse_rtpmap(const GstSDPMedia *gm, struct ing_sdp_media *m)
 {
-	const char *fmt = gst_sdp_media_get_format(gm, 0);
-	const char *map;
+	const char *fmt = gst_sdp_media_get_format(gm, 0), *map, *end;
 	char enc[32];
-	int pt = -1, rate = 0;
+	long pt, rate;
 
-	m->pt = fmt ? atoi(fmt) : -1;
-	for (guint i = 0; (map = gst_sdp_media_get_attribute_val_n(gm, "rtpmap", i)) != NULL; i++) {
-		if (sscanf(map, "%d %31[^/]/%d", &pt, enc, &rate) >= 2 && pt == m->pt) {
+	m->pt = fmt != NULL && nvr_parse_num(fmt, &end, 0, 127, &pt) && *end == '\0' ? (int)pt : -1;
+	for (guint i = 0; m->pt >= 0 && (map = gst_sdp_media_get_attribute_val_n(gm, "rtpmap", i)) != NULL; i++) {
+		if (rtpmap_of(map, m->pt, enc, &rate)) {
 			snprintf(m->encoding, sizeof(m->encoding), "%s", enc);
-			m->clock_rate = rate;
+			m->clock_rate = (int)rate;
 			return;
 		}
 	}

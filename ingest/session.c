@@ -17,6 +17,7 @@
 #include "ingest/camera_priv.h"
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
+#include "nvrd/util.h"
 
 #define USER_AGENT "nvr/" PACKAGE_VERSION
 #define MAX_AUTH_ATTEMPTS 2 /* a second 401 after answering: wrong password */
@@ -189,16 +190,16 @@ after_describe(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t now_m
 static bool
 after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why)
 {
-	const char *tr = ing_rtsp_header(m, "Transport"), *sess = ing_rtsp_header(m, "Session"), *il;
+	const char *tr = ing_rtsp_header(m, "Transport"), *sess = ing_rtsp_header(m, "Session"), *il, *p;
 	struct ing_stream *s = &c->streams[c->setup_i];
-	unsigned a, b;
+	long a, b;
 
 	if (sess == NULL || ing_rtsp_parse_session(sess, c->session, sizeof(c->session), &c->session_timeout) != NVR_OK) {
 		*why = "SETUP answer without a valid Session header";
 		return false;
 	}
-	if (tr != NULL && (il = strstr(tr, "interleaved=")) != NULL && sscanf(il + 12, "%u-%u", &a, &b) == 2 &&
-	    a < 256 && b < 256) {
+	if (tr != NULL && (il = strstr(tr, "interleaved=")) != NULL && nvr_parse_num(il + 12, &p, 0, 255, &a) &&
+	    *p == '-' && nvr_parse_num(p + 1, NULL, 0, 255, &b)) {
 		s->rtp_ch = (uint8_t)a;
 		s->rtcp_ch = (uint8_t)b;
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "nvrd/config.h"
+#include "nvrd/util.h"
 
 #define SECOND 1000LL
 #define MINUTE (60 * SECOND)
@@ -542,19 +543,6 @@ perr(struct parser *p, const char *fmt, ...)
 	p->failed = true;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 static bool
 valid_name(const char *s)
 {
@@ -589,12 +577,12 @@ parse_section(struct parser *p, char *line)
 	size_t bestd = 3;
 
 	p->section = "";
-	if (end == NULL || *trim(end + 1) != '\0') {
+	if (end == NULL || *nvr_trim(end + 1) != '\0') {
 		perr(p, "malformed section header; expected [name]");
 		return;
 	}
 	*end = '\0';
-	name = trim(line + 1);
+	name = nvr_trim(line + 1);
 	if (!valid_name(name)) {
 		perr(p, "invalid section name; use 1 to %d of a-z, 0-9 and _", NVR_CONFIG_MAX_NAME);
 		return;
@@ -638,7 +626,7 @@ unquote(struct parser *p, char *v)
 		perr(p, "quoted value has no closing quote");
 		return NULL;
 	}
-	if (*trim(r + 1) != '\0') {
+	if (*nvr_trim(r + 1) != '\0') {
 		perr(p, "text after the closing quote");
 		return NULL;
 	}
@@ -687,7 +675,7 @@ parse_assignment(struct parser *p, char *line)
 		return;
 	}
 	*eq = '\0';
-	name = trim(line);
+	name = nvr_trim(line);
 	if (!valid_name(name)) {
 		perr(p, "invalid key name; use 1 to %d of a-z, 0-9 and _", NVR_CONFIG_MAX_NAME);
 		return;
@@ -705,7 +693,7 @@ parse_assignment(struct parser *p, char *line)
 		return;
 	}
 	p->seen[idx] = p->line;
-	if ((value = unquote(p, trim(eq + 1))) == NULL)
+	if ((value = unquote(p, nvr_trim(eq + 1))) == NULL)
 		return;
 	rc = set_value(p->cfg, k, value, why, sizeof(why));
 	if (rc == NVR_ERR_NOMEM) {
@@ -734,7 +722,7 @@ parse_line(struct parser *p, char *line, size_t len)
 		return;
 	}
 	line[len] = '\0';
-	s = trim(line);
+	s = nvr_trim(line);
 	if (*s == '\0' || *s == '#' || *s == ';')
 		return;
 	if (*s == '[')

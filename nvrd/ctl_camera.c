@@ -178,8 +178,13 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 	if ((st = check_add_opts(argv[idx], &o)) != NVR_CTL_OK)
 		return st;
 	snprintf(c.name, sizeof(c.name), "%s", argv[idx]);
-	c.url = strdup(o.url);
+	c.url = o.url != NULL ? strdup(o.url) : NULL; /* check_add_opts made sure of --url */
 	c.username = o.user ? strdup(o.user) : NULL;
+	if (c.url == NULL || (o.user != NULL && c.username == NULL)) {
+		nvr_ctl_error(NULL, "out of memory");
+		st = NVR_CTL_FAIL;
+		goto out;
+	}
 	c.allow_basic = o.allow_basic;
 	c.plain_rtp = o.plain_rtp;
 	c.enabled = !o.disabled;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -256,6 +257,17 @@ least_loaded(struct nvr_recorder *r)
 	return best;
 }
 
+/* What camera_config allocated, the password wiped first. */
+static void
+free_camera_config(struct ing_camera_config *cfg)
+{
+	if (cfg->password != NULL)
+		OPENSSL_cleanse(cfg->password, strlen(cfg->password));
+	free(cfg->password);
+	free(cfg->user);
+	ing_tls_trust_free(cfg->trust);
+}
+
 static void
 start_camera(struct nvr_recorder *r, const struct stg_camera *sc)
 {
@@ -269,14 +281,14 @@ start_camera(struct nvr_recorder *r, const struct stg_camera *sc)
 		struct ing_cam_status st = { .state = ING_CAM_STREAM_ERROR };
 		snprintf(st.error, sizeof(st.error), "cannot be started: see the log");
 		svc_status(r, &sc->id, sc->name, &st);
-		if (cfg.password != NULL)
-			OPENSSL_cleanse(cfg.password, strlen(cfg.password));
-		free(cfg.password);
-		free(cfg.user);
-		ing_tls_trust_free(cfg.trust);
+		free_camera_config(&cfg);
 		return;
 	}
-	if ((rc = calloc(1, sizeof(*rc))) == NULL || ing_camera_new(&cfg, &svc, &c) != NVR_OK) {
+	if ((rc = calloc(1, sizeof(*rc))) == NULL) {
+		free_camera_config(&cfg);
+		return;
+	}
+	if (ing_camera_new(&cfg, &svc, &c) != NVR_OK) { /* it took cfg's pointers */
 		free(rc);
 		return;
 	}
@@ -380,10 +392,14 @@ write_process(FILE *f, size_t cameras, struct stg_writer *w)
 	struct timespec now;
 	struct rusage ru;
 	long rss_pages = 0;
+	char line[128];
+	const char *p;
 	FILE *statm = fopen("/proc/self/statm", "re");
 
+	/* "size resident shared ..." in pages */
 	if (statm != NULL) {
-		if (fscanf(statm, "%*s %ld", &rss_pages) != 1)
+		if (fgets(line, sizeof(line), statm) != NULL && (p = strchr(line, ' ')) != NULL &&
+		    !nvr_parse_num(p + 1, NULL, 0, LONG_MAX, &rss_pages))
 			rss_pages = 0;
 		fclose(statm);
 	}
@@ -562,14 +578,14 @@ start_storage(struct nvr_recorder *r)
 		.max_buffers = MAX_BUFFERS };
 	nvr_err rc;
 
-	if ((rc = stg_signer_load(cfg->signing_key, cfg->signing_cert, true, &r->signer)) != NVR_OK)
+	if (stg_signer_load(cfg->signing_key, cfg->signing_cert, true, &r->signer) != NVR_OK)
 		return NVR_ERR_CONFIG;
-	if ((rc = publish_cert(r)) != NVR_OK) {
+	if (publish_cert(r) != NVR_OK) {
 		nvr_log(NVR_LOG_ERROR, "cannot write the signing certificate into %s/certs: %s", cfg->storage_root,
 		    strerror(errno));
 		return NVR_ERR_CONFIG;
 	}
-	if ((rc = stg_secret_load(cfg->secret_file, true, &r->secret)) != NVR_OK)
+	if (stg_secret_load(cfg->secret_file, true, &r->secret) != NVR_OK)
 		return NVR_ERR_CONFIG;
 	if ((rc = stg_index_start(cfg->db_conninfo, cfg->db_connect_timeout_ms, &r->index)) != NVR_OK)
 		return rc;
@@ -600,7 +616,7 @@ nvr_recorder_start(const struct nvr_config *cfg, struct nvr_recorder **out)
 	}
 	if ((rc = start_storage(r)) != NVR_OK)
 		goto fail;
-	if ((r->workers = calloc((size_t)cfg->ingest_workers, sizeof(*r->workers))) == NULL) {
+	if ((r->workers = calloc((size_t)cfg->ingest_workers, sizeof(struct ing_worker *))) == NULL) {
 		rc = NVR_ERR_NOMEM;
 		goto fail;
 	}

@@ -4,8 +4,11 @@
 #ifndef NVR_UTIL_H
 #define NVR_UTIL_H
 
+#include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 /* Frees and forgets: a freed pointer is never left dangling. */
@@ -16,6 +19,42 @@
 	} while (0)
 
 #define NVR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Strips blanks (space, tab, and the CR of a CRLF line) from both ends of
+ * s, in place; returns the first character kept. */
+static inline char *
+nvr_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Parses the decimal integer at the start of s (a '-' only if min < 0):
+ * true if there is one, it fits in [min, max], and *end (if not NULL) then
+ * points past it. Unlike atoi or sscanf, an overflow is an error. */
+static inline bool
+nvr_parse_num(const char *s, const char **end, long min, long max, long *out)
+{
+	char *e;
+	long v;
+
+	if (!((*s >= '0' && *s <= '9') || (*s == '-' && min < 0 && s[1] >= '0' && s[1] <= '9')))
+		return false;
+	errno = 0;
+	v = strtol(s, &e, 10);
+	if (errno != 0 || v < min || v > max)
+		return false;
+	if (end != NULL)
+		*end = e;
+	*out = v;
+	return true;
+}
 
 /* Milliseconds on the monotonic clock: for timeouts, never for records. */
 static inline int64_t

@@ -33,19 +33,44 @@ stg_time_format(int64_t ns, char out[32])
 	    (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u, (unsigned long)us % 1000000ul);
 }
 
+/* The n digits at s as a number; -1 if any is not a digit. */
+static long
+digits(const char *s, int n)
+{
+	long v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 nvr_err
 stg_time_parse(const char *s, int64_t *ns)
 {
+	/* exactly "YYYY-MM-DDTHH:MM:SS.uuuuuuZ", as stg_time_format writes */
 	struct tm tm = { 0 };
-	long us = 0;
-	int n = 0;
+	long f[7];
+	static const int at[7] = { 0, 5, 8, 11, 14, 17, 20 }, len[7] = { 4, 2, 2, 2, 2, 2, 6 };
 
-	if (strlen(s) != 27 || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d.%6ldZ%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-				   &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &us, &n) != 7 || n != 27)
+	if (strlen(s) != 27 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' ||
+	    s[19] != '.' || s[26] != 'Z')
 		return NVR_ERR_INVAL;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*ns = (int64_t)timegm(&tm) * 1000000000LL + us * 1000LL;
+	for (int i = 0; i < 7; i++) {
+		if ((f[i] = digits(s + at[i], len[i])) < 0)
+			return NVR_ERR_INVAL;
+	}
+	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
+		return NVR_ERR_INVAL;
+	tm.tm_year = (int)f[0] - 1900;
+	tm.tm_mon = (int)f[1] - 1;
+	tm.tm_mday = (int)f[2];
+	tm.tm_hour = (int)f[3];
+	tm.tm_min = (int)f[4];
+	tm.tm_sec = (int)f[5];
+	*ns = (int64_t)timegm(&tm) * 1000000000LL + f[6] * 1000LL;
 	return NVR_OK;
 }
 

@@ -16,7 +16,7 @@
 #include "nvrd/uuid.h"
 
 #define STG_MANIFEST_FORMAT "nvr-segment-manifest/1"
-#define STG_MANIFEST_MAX (64 * 1024)
+#define STG_MANIFEST_MAX ((size_t)64 * 1024)
 
 struct stg_manifest {
 	nvr_uuid segment, camera, stream, key;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nvrd/log.h"
 #include "storage/stats.h"
 #include "storage/writer_priv.h"
 
@@ -91,6 +92,10 @@ append(struct stg_out *o, const uint8_t *p, size_t n, struct stg_chunk **spare, 
 {
 	while (n > 0) {
 		if (o->chunk == NULL) {
+			if (*nspare == 0) { /* reserve() took enough: never */
+				nvr_log(NVR_LOG_ERROR, "writer: internal error: no buffer reserved; %zu bytes dropped", n);
+				return;
+			}
 			o->chunk = spare[--(*nspare)];
 			o->chunk->offset = o->offset;
 		}

@@ -57,7 +57,6 @@ read_secret(const char *path, struct stg_secret *s)
 {
 	struct stat st;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
 	nvr_err rc = NVR_OK;
 
 	if (fd < 0) {
@@ -69,7 +68,7 @@ read_secret(const char *path, struct stg_secret *s)
 		nvr_log_ex(NVR_LOG_ERROR, NULL, "chmod 600 it, owned by the nvrd user",
 		    "the recorder secret %s is readable by group or others; refusing it", path);
 		rc = NVR_ERR_CONFIG;
-	} else if (st.st_size != KEY_LEN || (n = read(fd, s->key, KEY_LEN)) != KEY_LEN) {
+	} else if (st.st_size != KEY_LEN || read(fd, s->key, KEY_LEN) != KEY_LEN) {
 		nvr_log(NVR_LOG_ERROR, "the recorder secret %s is not %d bytes; refusing it", path, KEY_LEN);
 		rc = NVR_ERR_CONFIG;
 	}

@@ -38,10 +38,13 @@ get64(const uint8_t *p)
 	return (uint64_t)get32(p) << 32 | get32(p + 4);
 }
 
+/* The 8 magic bytes, without the C string's NUL. */
+static const uint8_t magic[8] = { 'N', 'V', 'R', 'S', 'E', 'G', '1', '\n' };
+
 void
 stg_seg_header_encode(const struct stg_seg_header *h, uint8_t out[STG_SEG_HEADER_LEN])
 {
-	memcpy(out, STG_SEG_MAGIC, 8);
+	memcpy(out, magic, sizeof(magic));
 	put32(out + 8, STG_SEG_HEADER_LEN);
 	put32(out + 12, STG_SEG_VERSION);
 	memcpy(out + 16, h->segment.b, 16);
@@ -55,7 +58,7 @@ stg_seg_header_encode(const struct stg_seg_header *h, uint8_t out[STG_SEG_HEADER
 nvr_err
 stg_seg_header_decode(const uint8_t *in, size_t len, struct stg_seg_header *h, const char **why)
 {
-	if (len < STG_SEG_HEADER_LEN || memcmp(in, STG_SEG_MAGIC, 8) != 0) {
+	if (len < STG_SEG_HEADER_LEN || memcmp(in, magic, sizeof(magic)) != 0) {
 		*why = "not a segment file (no NVRSEG1 header)";
 		return NVR_ERR_INVAL;
 	}

@@ -25,11 +25,11 @@
 #include "nvrd/err.h"
 #include "nvrd/uuid.h"
 
-#define STG_SEG_MAGIC "NVRSEG1\n"
+/* A segment starts with the 8 bytes "NVRSEG1\n" (segment.c), then: */
 #define STG_SEG_HEADER_LEN 96
 #define STG_SEG_VERSION 1
 #define STG_SEG_RECORD_HEADER 16
-#define STG_SEG_ALIGN 4096
+#define STG_SEG_ALIGN ((size_t)4096)
 #define STG_SEG_MAX_PAYLOAD 65535 /* an interleaved frame cannot be longer */
 
 enum stg_record_kind {

@@ -475,7 +475,7 @@ check_manifest(struct vctx *v, const struct group *g, struct seg *s)
 	}
 	if ((rc = read_small(path, (uint8_t *)v->text, (size_t)STG_MANIFEST_MAX, &len, &why)) != NVR_OK) {
 		if (rc == NVR_ERR_TOOBIG)
-			defer_fail(s, "its manifest %s is over %d bytes", path, STG_MANIFEST_MAX);
+			defer_fail(s, "its manifest %s is over %zu bytes", path, STG_MANIFEST_MAX);
 		else
 			defer_fail(s, "cannot read its manifest %s: %s", path, why);
 		return;

@@ -227,6 +227,7 @@ scan(const char *hex, int nfiles, char **files)
 
 	if (blen < 8 || nvr_hex_decode(hex, bytes, blen) != NVR_OK) {
 		fprintf(stderr, "bad pattern\n");
+		g_free(bytes);
 		return 2;
 	}
 	add_needle(needles, lens, &n, g_memdup2(bytes, blen), blen);

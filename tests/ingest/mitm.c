@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "ingest/rtsp.h"
+#include "nvrd/util.h"
 
 static unsigned alter_every, replay_every;
 static unsigned long rtp_seen, altered, replayed;
@@ -175,25 +176,40 @@ main(int argc, char **argv)
 	socklen_t len = sizeof(me);
 	const char *port_file = NULL;
 	char host[64];
-	int c, ls, one = 1, upport = 0;
+	int c, ls, one = 1;
+	long num;
+	const char *colon;
 
 	me.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'u':
-			if (sscanf(optarg, "%63[^:]:%d", host, &upport) != 2 || inet_pton(AF_INET, host, &up.sin_addr) != 1)
+			colon = strrchr(optarg, ':');
+			if (colon == NULL || colon - optarg >= (long)sizeof(host) ||
+			    !nvr_parse_num(colon + 1, NULL, 1, 65535, &num))
 				return 2;
-			up.sin_port = htons((uint16_t)upport);
+			snprintf(host, sizeof(host), "%.*s", (int)(colon - optarg), optarg);
+			if (inet_pton(AF_INET, host, &up.sin_addr) != 1)
+				return 2;
+			up.sin_port = htons((uint16_t)num);
 			break;
-		case 'p': me.sin_port = htons((uint16_t)atoi(optarg)); break;
+		case 'p':
+			if (!nvr_parse_num(optarg, NULL, 0, 65535, &num))
+				return 2;
+			me.sin_port = htons((uint16_t)num);
+			break;
 		case 'f': port_file = optarg; break;
-		case 'a': alter_every = (unsigned)atoi(optarg); break;
-		case 'r': replay_every = (unsigned)atoi(optarg); break;
+		case 'a':
+		case 'r':
+			if (!nvr_parse_num(optarg, NULL, 0, 1000000, &num))
+				return 2;
+			*(c == 'a' ? &alter_every : &replay_every) = (unsigned)num;
+			break;
 		case 'o': report_path = optarg; break;
 		default: return 2;
 		}
 	}
-	if (upport == 0) {
+	if (up.sin_port == 0) {
 		fprintf(stderr, "usage: nvr-test-mitm --upstream HOST:PORT [--port N] [--port-file F] "
 				"[--alter-every N] [--replay-every M] [--report F]\n");
 		return 2;
