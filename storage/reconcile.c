@@ -24,6 +24,7 @@
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
 #include "storage/db.h"
+#include "storage/fileio.h"
 #include "storage/manifest.h"
 #include "storage/reconcile.h"
 #include "storage/segment.h"
@@ -44,13 +45,47 @@ struct rc_ctx {
 	uint64_t last_seq;
 	uint8_t last_msha[32];
 	bool advanced;
+	bool overflow; /* more segments need work than one start takes */
 };
 
 struct pending {
 	uint64_t seq;
-	char path[PATH_MAX]; /* the .nvrseg */
+	char *path; /* the .nvrseg; owned */
 	bool has_manifest;
 };
+
+/* The segments of one stream that need work, grown as they are found. */
+struct pending_list {
+	struct pending *v;
+	size_t n, cap;
+};
+
+static bool
+pending_add(struct pending_list *l, uint64_t seq, const char *path, bool has_manifest)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 64;
+		struct pending *v = cap <= MAX_PENDING ? realloc(l->v, cap * sizeof(*v)) : NULL;
+		if (v == NULL)
+			return false;
+		l->v = v;
+		l->cap = cap;
+	}
+	if ((l->v[l->n].path = strdup(path)) == NULL)
+		return false;
+	l->v[l->n].seq = seq;
+	l->v[l->n].has_manifest = has_manifest;
+	l->n++;
+	return true;
+}
+
+static void
+pending_free(struct pending_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->v[i].path);
+	free(l->v);
+}
 
 /* ---- small file helpers -------------------------------------------------------- */
 
@@ -85,21 +120,6 @@ read_small(const char *path, size_t max, char **out, size_t *len)
 	b[*len] = '\0';
 	*out = b;
 	return NVR_OK;
-}
-
-static nvr_err
-write_durable(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	bool ok;
-
-	if (fd < 0)
-		return NVR_ERR_IO;
-	ok = write(fd, data, len) == (ssize_t)len && fdatasync(fd) == 0;
-	close(fd);
-	if (!ok)
-		unlink(path);
-	return ok ? NVR_OK : NVR_ERR_IO;
 }
 
 static nvr_err
@@ -140,12 +160,8 @@ quarantine(const struct rc_ctx *x, const char *path, const char *why)
 		return;
 	snprintf(dest, sizeof(dest), "%s/quarantine%s", x->root, path + rl);
 	snprintf(dir, sizeof(dir), "%s", dest);
-	for (char *s = dir + rl + 1; (s = strchr(s, '/')) != NULL; s++) {
-		*s = '\0';
-		mkdir(dir, 0750);
-		*s = '/';
-	}
-	if (rename(path, dest) == 0)
+	*strrchr(dir, '/') = '\0';
+	if (stg_make_dirs(dir) == NVR_OK && rename(path, dest) == 0)
 		nvr_log(NVR_LOG_WARNING, "reconcile: quarantined %s: %s", path, why);
 	else
 		nvr_log(NVR_LOG_ERROR, "reconcile: cannot quarantine %s (%s): %s", path, why, strerror(errno));
@@ -361,18 +377,14 @@ seal_repaired(struct rc_ctx *x, const char *seg, struct stg_manifest *m)
 	    (rc = stg_signer_sign(x->signer, json, len, &sig, &siglen)) != NVR_OK)
 		goto out;
 	sibling(seg, ".manifest.json", path, sizeof(path));
-	if ((rc = write_durable(path, json, len)) != NVR_OK)
+	if ((rc = stg_write_durable(path, json, len)) != NVR_OK)
 		goto out;
 	sibling(seg, ".manifest.json.sig", path, sizeof(path));
-	if ((rc = write_durable(path, sig, siglen)) != NVR_OK)
+	if ((rc = stg_write_durable(path, sig, siglen)) != NVR_OK)
 		goto out;
 	snprintf(dir, sizeof(dir), "%s", seg);
 	*strrchr(dir, '/') = '\0';
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
-		close(dfd);
-	}
+	stg_sync_dir(dir);
 	EVP_Digest(json, len, msha, &n, EVP_sha256(), NULL);
 	index_relative(x, m, seg, msha);
 out:
@@ -470,10 +482,11 @@ digits_only(const struct dirent *e)
 	return e->d_name[0] >= '0' && e->d_name[0] <= '9';
 }
 
-/* Looks at one day folder; adds its segments needing work to list.
+/* Looks at one day folder; adds its segments needing work to list (at
+ * most MAX_PENDING per stream: the rest waits for the next start).
  * Returns false when everything in it was already fine. */
 static bool
-scan_day(struct rc_ctx *x, const char *day, struct pending *list, size_t *n)
+scan_day(struct rc_ctx *x, const char *day, struct pending_list *list)
 {
 	struct dirent **ents = NULL;
 	int k = scandir(day, &ents, NULL, alphasort);
@@ -489,7 +502,7 @@ scan_day(struct rc_ctx *x, const char *day, struct pending *list, size_t *n)
 		ssize_t got;
 		int fd;
 
-		if (len < 8 || strcmp(name + len - 7, ".nvrseg") != 0 || *n >= MAX_PENDING)
+		if (len < 8 || strcmp(name + len - 7, ".nvrseg") != 0)
 			continue;
 		if (!join(path, sizeof(path), day, name))
 			continue;
@@ -517,10 +530,13 @@ scan_day(struct rc_ctx *x, const char *day, struct pending *list, size_t *n)
 		bool has_manifest = access(mpath, F_OK) == 0;
 		if (has_manifest && indexed(x, &h.segment))
 			continue;
-		list[*n].seq = h.seq;
-		list[*n].has_manifest = has_manifest;
-		snprintf(list[*n].path, sizeof(list[*n].path), "%s", path);
-		(*n)++;
+		if (!pending_add(list, h.seq, path, has_manifest)) {
+			if (!x->overflow)
+				nvr_log(NVR_LOG_WARNING, "reconcile: too many segments of %s/%s need work; the rest at the "
+				    "next start", x->camera_name, x->stream_name);
+			x->overflow = true;
+			break;
+		}
 		work = true;
 	}
 	for (int i = 0; i < k; i++)
@@ -534,13 +550,12 @@ static void
 reconcile_stream(struct rc_ctx *x, const char *dir)
 {
 	struct dirent **y = NULL, **m, **d;
-	struct pending *list = calloc(MAX_PENDING, sizeof(*list));
+	struct pending_list list = { 0 };
 	char p[PATH_MAX];
-	size_t n = 0;
 	bool more = true;
 	int ny = scandir(dir, &y, digits_only, cmp_desc);
 
-	for (int i = 0; list != NULL && more && i < ny; i++) {
+	for (int i = 0; more && i < ny; i++) {
 		int nm = join(p, sizeof(p), dir, y[i]->d_name) ? scandir(p, &m, digits_only, cmp_desc) : 0;
 		for (int j = 0; more && j < nm; j++) {
 			char pm[PATH_MAX];
@@ -548,7 +563,7 @@ reconcile_stream(struct rc_ctx *x, const char *dir)
 			for (int k = 0; more && k < nd; k++) {
 				char pd[PATH_MAX];
 				if (join(pd, sizeof(pd), pm, d[k]->d_name))
-					more = scan_day(x, pd, list, &n);
+					more = scan_day(x, pd, &list);
 			}
 			for (int k = 0; k < nd; k++)
 				free(d[k]);
@@ -561,14 +576,15 @@ reconcile_stream(struct rc_ctx *x, const char *dir)
 	for (int i = 0; i < ny; i++)
 		free(y[i]);
 	free(ny > 0 ? y : NULL);
-	qsort(list, n, sizeof(*list), cmp_pending);
-	for (size_t i = 0; i < n; i++) {
-		if (list[i].has_manifest)
-			index_finished(x, list[i].path);
+	if (list.n > 0)
+		qsort(list.v, list.n, sizeof(*list.v), cmp_pending);
+	for (size_t i = 0; i < list.n; i++) {
+		if (list.v[i].has_manifest)
+			index_finished(x, list.v[i].path);
 		else
-			repair(x, list[i].path);
+			repair(x, list.v[i].path);
 	}
-	free(list);
+	pending_free(&list);
 }
 
 /* ---- the streams ------------------------------------------------------------------ */
@@ -601,6 +617,7 @@ static void
 reconcile_one(struct rc_ctx *x, const char *dir)
 {
 	load_last(x);
+	x->overflow = false;
 	reconcile_stream(x, dir);
 	if (x->advanced)
 		stg_writer_seed(x->writer, &x->stream, x->last_seq + 1, true, x->last_msha);

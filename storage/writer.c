@@ -21,6 +21,7 @@
 #include "nvrd/log.h"
 #include "nvrd/util.h"
 #include "storage/stats.h"
+#include "storage/fileio.h"
 #include "storage/writer_priv.h"
 
 /* The hash chain of one stream. */
@@ -66,9 +67,12 @@ static struct stg_chunk *
 chunk_new(void)
 {
 	struct stg_chunk *c = calloc(1, sizeof(*c));
-	void *buf = c ? mmap(NULL, STG_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
-		      : MAP_FAILED;
+	void *buf = MAP_FAILED;
 
+	/* fd -1 is what MAP_ANONYMOUS asks for; cppcheck does not know it */
+	if (c != NULL)
+		/* cppcheck-suppress invalidFunctionArg */
+		buf = mmap(NULL, STG_CHUNK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (buf == MAP_FAILED) {
 		free(c);
 		return NULL;
@@ -331,91 +335,6 @@ stg_writer_keyfile(struct stg_writer *w, const nvr_uuid *stream, const nvr_uuid 
 
 /* ---- file work (writer threads) ------------------------------------------------ */
 
-/* mkdir -p with mode 0750; each created folder is made durable in its
- * parent. Folders that exist are fine. */
-static nvr_err
-make_dirs(const char *path)
-{
-	char p[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(p))
-		return NVR_ERR_TOOBIG;
-	memcpy(p, path, n + 1);
-	for (char *s = p + 1; ; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, 0750) == 0) {
-			char *slash = strrchr(p, '/');
-			if (slash != NULL && slash != p) {
-				*slash = '\0';
-				int dfd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-				if (dfd >= 0) {
-					fsync(dfd);
-					close(dfd);
-				}
-				*slash = '/';
-			}
-		} else if (errno != EEXIST) {
-			return NVR_ERR_IO;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	return NVR_OK;
-}
-
-static void
-sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-}
-
-/* Writes all of buf at off, retrying EINTR; a short write is a full disk. */
-static nvr_err
-write_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	while (len > 0) {
-		ssize_t n = pwrite(fd, buf, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return errno == ENOSPC ? NVR_ERR_NOSPACE : NVR_ERR_IO;
-		if (n == 0)
-			return NVR_ERR_NOSPACE;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return NVR_OK;
-}
-
-/* Writes a whole small file (manifest, signature, sealed key) durably. */
-static nvr_err
-write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
-	nvr_err rc;
-
-	if (fd < 0)
-		return NVR_ERR_IO;
-	rc = write_all(fd, data, len, 0);
-	if (rc == NVR_OK && fdatasync(fd) != 0)
-		rc = NVR_ERR_IO;
-	close(fd);
-	if (rc != NVR_OK)
-		unlink(path);
-	return rc;
-}
-
 static void
 seg_open(struct stg_seg *s)
 {
@@ -424,7 +343,7 @@ seg_open(struct stg_seg *s)
 	nvr_uuid_format(&s->m.segment, id);
 	snprintf(path, sizeof(path), "%s/%s.nvrseg", s->dir, id);
 	s->fd = -1;
-	if (make_dirs(s->dir) != NVR_OK) {
+	if (stg_make_dirs(s->dir) != NVR_OK) {
 		nvr_log(NVR_LOG_ERROR, "writer: cannot create %s: %s", s->dir, strerror(errno));
 		s->failed = true;
 		return;
@@ -438,7 +357,7 @@ seg_open(struct stg_seg *s)
 		s->failed = true;
 		return;
 	}
-	sync_dir(s->dir);
+	stg_sync_dir(s->dir);
 }
 
 /* After fdatasync: every packet written so far is durable. */
@@ -487,7 +406,7 @@ seg_chunk(struct stg_writer *w, struct stg_seg *s, struct stg_chunk *c, const st
 			s->direct = false;
 	}
 	if (!s->failed && n > 0) {
-		rc = write_all(s->fd, c->buf + r->from, n, c->offset + r->from);
+		rc = stg_write_all(s->fd, c->buf + r->from, n, c->offset + r->from);
 		if (rc == NVR_OK && EVP_DigestUpdate(s->sha, c->buf + r->from, n) != 1)
 			rc = NVR_ERR_CRYPTO;
 		if (rc != NVR_OK) {
@@ -533,17 +452,17 @@ seg_close(struct stg_writer *w, struct stg_seg *s)
 	chain_link(w, &s->m);
 	nvr_uuid_format(&s->m.segment, id);
 	snprintf(path, sizeof(path), "%s/%s.manifest.json", s->dir, id);
-	if (stg_manifest_encode(&s->m, &json, &len) != NVR_OK || write_file(path, json, len) != NVR_OK ||
+	if (stg_manifest_encode(&s->m, &json, &len) != NVR_OK || stg_write_durable(path, json, len) != NVR_OK ||
 	    stg_signer_sign(w->cfg.signer, json, len, &sig, &siglen) != NVR_OK) {
 		nvr_log(NVR_LOG_ERROR, "writer: cannot write the manifest %s: %s", path, strerror(errno));
 		goto out;
 	}
 	snprintf(path, sizeof(path), "%s/%s.manifest.json.sig", s->dir, id);
-	if (write_file(path, sig, siglen) != NVR_OK) {
+	if (stg_write_durable(path, sig, siglen) != NVR_OK) {
 		nvr_log(NVR_LOG_ERROR, "writer: cannot write the signature %s: %s", path, strerror(errno));
 		goto out;
 	}
-	sync_dir(s->dir);
+	stg_sync_dir(s->dir);
 	EVP_Digest(json, len, msha, &mdlen, EVP_sha256(), NULL);
 	chain_advance(w, &s->m.stream, msha);
 	stg_stat_add(&stg_stats.segments, 1);
@@ -564,12 +483,12 @@ write_keyfile(struct stg_msg *m)
 
 	snprintf(dir, sizeof(dir), "%s", m->path);
 	*strrchr(dir, '/') = '\0';
-	if (make_dirs(dir) != NVR_OK || write_file(m->path, m->data, strlen(m->data)) != NVR_OK)
+	if (stg_make_dirs(dir) != NVR_OK || stg_write_durable(m->path, m->data, strlen(m->data)) != NVR_OK)
 		nvr_log_ex(NVR_LOG_ERROR, strerror(errno), "check the storage root",
 		    "writer: cannot write the sealed key %s; its segments cannot be decrypted without the database copy",
 		    m->path);
 	else
-		sync_dir(dir);
+		stg_sync_dir(dir);
 }
 
 void

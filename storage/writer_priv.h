@@ -25,7 +25,7 @@
 #include "storage/segment.h"
 #include "storage/writer.h"
 
-#define STG_CHUNK_SIZE (128 * 1024)
+#define STG_CHUNK_SIZE ((size_t)128 * 1024)
 #define STG_CHUNK_ARRIVALS 256
 
 struct stg_chunk {
