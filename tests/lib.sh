@@ -14,10 +14,10 @@ top_builddir=$(cd "$top_builddir" && pwd)
 
 NVRD=$top_builddir/nvrd/nvrd
 NVRCTL=$top_builddir/nvrd/nvrctl
-DECRYPT=$top_builddir/tests/ingest/nvr-test-decrypt
 MITM=$top_builddir/tests/ingest/nvr-test-mitm
 
-# The GStreamer-based tools run under ASan (--enable-sanitizers) without
+# The GStreamer-based tools (the simulator, GStreamer's client, the key
+# holder's decrypt tool) run under ASan (--enable-sanitizers) without
 # leak detection: GLib and GStreamer keep type registrations, caches and
 # thread pools for the life of the process, built without frame pointers,
 # so LeakSanitizer cannot tell them from leaks. nvrd and the unit tests
@@ -25,6 +25,7 @@ MITM=$top_builddir/tests/ingest/nvr-test-mitm
 # `env` execs the tool, so a background job's pid is the tool's own.
 CAMSIM=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/contrib/camsim/nvr-camsim")
 PLAY=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/camsim/nvr-test-play")
+DECRYPT=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/ingest/nvr-test-decrypt")
 NVR_PG=$top_srcdir/contrib/nvr-pg.sh
 MAKE_PKI=$top_srcdir/contrib/make-test-pki.sh
 

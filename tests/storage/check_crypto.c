@@ -17,6 +17,7 @@
 #include "storage/seal.h"
 #include "storage/secret.h"
 #include "storage/sign.h"
+#include "tests/harness/files.h"
 #include "tests/harness/run.h"
 
 /* The docs/FORMAT.md test vector: a key holder, an ephemeral key, a key
@@ -107,7 +108,8 @@ START_TEST(seal_round_trip_and_tamper)
 	json_object_set_new(o, "ciphertext", json_string(ct));
 	ck_assert_int_eq(stg_unseal(&kid, holder, o, opened, &len), NVR_ERR_CRYPTO);
 	free(ct);
-	/* not a P-256 key / too long a secret */
+	/* too long a secret */
+	json_decref(o2);
 	ck_assert_int_eq(stg_seal(&kid, &hid, holder, secret, STG_SEAL_MAX_SECRET + 1, &o2), NVR_ERR_INVAL);
 	json_decref(o);
 	EVP_PKEY_free(holder);
@@ -132,6 +134,7 @@ START_TEST(public_keys)
 	ck_assert_int_eq(stg_seal_fingerprint(k, fp), NVR_OK);
 	nvr_hex_encode(fp, 32, hex);
 	ck_assert_uint_eq(strlen(hex), 64);
+	EVP_PKEY_free(k);
 	ck_assert_int_eq(stg_seal_read_public("garbage", 7, &k), NVR_ERR_INVAL);
 	/* RSA is refused: the construction is P-256 only */
 	PEM_write_bio_PUBKEY(b, rsa);
@@ -154,10 +157,7 @@ mkdir_setup(void)
 static void
 mkdir_teardown(void)
 {
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	ck_assert_int_eq(system(cmd), 0);
+	harness_rm_rf(dir);
 }
 
 START_TEST(recorder_secret)

@@ -10,7 +10,6 @@
 
 #include <check.h>
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "storage/segment.h"
 #include "storage/sign.h"
 #include "storage/verify.h"
+#include "tests/harness/files.h"
 #include "tests/harness/run.h"
 
 #define NSEG 5     /* segments of stream 0; stream 1 has 3 */
@@ -103,21 +103,6 @@ mkdir_p(const char *path)
 			break;
 		*s = '/';
 	}
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static void
-rm_rf(const char *path)
-{
-	ck_assert_int_eq(nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
 }
 
 static void
@@ -368,7 +353,7 @@ top_teardown(void)
 	if (getenv("NVR_TEST_KEEP") != NULL)
 		fprintf(stderr, "kept %s\n", top_dir);
 	else
-		rm_rf(top_dir);
+		harness_rm_rf(top_dir);
 }
 
 /* ---- running and reading the report --------------------------------------- */

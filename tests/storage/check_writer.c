@@ -21,6 +21,7 @@
 #include "storage/sign.h"
 #include "storage/stats.h"
 #include "storage/writer.h"
+#include "tests/harness/files.h"
 #include "tests/harness/run.h"
 
 static char root[64];
@@ -47,14 +48,11 @@ setup(void)
 static void
 teardown(void)
 {
-	char cmd[128];
-
 	if (w != NULL)
 		stg_writer_stop(w);
 	w = NULL;
 	stg_signer_free(signer);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-	ck_assert_int_eq(system(cmd), 0);
+	harness_rm_rf(root);
 }
 
 static void
@@ -89,18 +87,7 @@ packet(uint8_t *buf, uint32_t i)
 static int
 list_segments(char paths[][512], int max)
 {
-	char cmd[256];
-	FILE *f;
-	int n = 0;
-
-	snprintf(cmd, sizeof(cmd), "find '%s' -name '*.nvrseg' | sort", root);
-	ck_assert_ptr_nonnull(f = popen(cmd, "r"));
-	while (n < max && fgets(paths[n], 512, f) != NULL) {
-		paths[n][strcspn(paths[n], "\n")] = '\0';
-		n++;
-	}
-	pclose(f);
-	return n;
+	return harness_find(root, ".nvrseg", paths, max);
 }
 
 static uint8_t *
