@@ -62,7 +62,9 @@ stg_time_parse(const char *s, int64_t *ns)
 		if ((f[i] = digits(s + at[i], len[i])) < 0)
 			return NVR_ERR_INVAL;
 	}
-	if (f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 || f[5] > 60)
+	/* Nanoseconds since 1970 in an int64_t end in April 2262. */
+	if (f[0] < 1970 || f[0] > 2261 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 ||
+	    f[5] > 60)
 		return NVR_ERR_INVAL;
 	tm.tm_year = (int)f[0] - 1900;
 	tm.tm_mon = (int)f[1] - 1;
