@@ -75,6 +75,10 @@ conninfo = "host=$sock user=nvr dbname=nvr"
 [signing]
 key = $state/nvrd/signing.key
 certificate = $state/nvrd/signing.crt
+[web]
+listen = 127.0.0.1:${NVR_API_PORT:-8443}
+tls_certificate = $state/nvrd/tls.crt
+tls_key = $state/nvrd/tls.key
 [storage]
 root = $state/storage
 EOF
@@ -140,6 +144,9 @@ The NVR is running and recording. State and logs are in $state/.
               certificate signed by the test camera CA $state/pki/camera-ca.crt
   nvrd        configuration $state/nvrd.conf, log $state/nvrd.log,
               recordings in $state/storage (still encrypted, signed)
+  HTTPS API   https://127.0.0.1:${NVR_API_PORT:-8443}/api/v1/health (self-signed certificate:
+              $state/nvrd/tls.crt); no account exists until you make one:
+              nvrctl user add admin --role admin
   key holder  'demo': its private key is $state/keyholder/demo.key;
               every session key is sealed to it, and nothing else can
               open the recordings
@@ -154,6 +161,8 @@ Try (nvrctl is $build/nvrd/nvrctl -c $state/nvrd.conf):
         rtspsrc location=rtsps://127.0.0.1:$port/cam1 user-id=camera \\
         user-pw="\$(cat $state/camera-password)" \\
         ! rtph264depay ! h264parse ! avdec_h264 ! identity eos-after=100 ! fakesink
+  - the API, after user add:       curl --digest -u admin --cacert $state/nvrd/tls.crt \\
+                                     https://localhost:${NVR_API_PORT:-8443}/api/v1/cameras
   - recording statistics:          cat $state/nvrd/stats.json
   - follow the logs:               tail -f $state/nvrd.log $state/camsim.log
 

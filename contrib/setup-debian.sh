@@ -24,13 +24,15 @@ pkgs_libs="libssl-dev libpq-dev libsrtp2-dev libjansson-dev check
 # Camera simulator and GStreamer's own client in the tests.
 pkgs_gst="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav glib-networking"
-# Private PostgreSQL for tests and quickstart; openssl for the test PKI.
-pkgs_run="postgresql-15 openssl procps"
+# Private PostgreSQL for tests and quickstart; openssl for the test PKI;
+# curl as the API's REST client in the tests, testssl.sh to audit its TLS.
+pkgs_run="postgresql-15 openssl procps curl testssl.sh"
 # Fuzz targets (libFuzzer), `make lint`, checking the systemd unit and man page,
 # and WebCrypto (Node) for the browser side of the key sealing.
 pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs"
-# make bench (bench/ingest.sh) reads the statistics files with jq.
-pkgs_bench="jq"
+# make bench (bench/ingest.sh) reads the statistics files with jq; wrk
+# loads the API (bench/api.sh).
+pkgs_bench="jq wrk"
 
 all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_run $pkgs_check $pkgs_bench)
 missing=""

@@ -72,6 +72,20 @@ struct nvr_config {
 	int64_t segment_max_bytes;
 	int64_t sync_interval_ms;
 	int64_t storage_writers;
+	/* [web] */
+	char *web_listen;
+	char *web_tls_cert;
+	char *web_tls_key;
+	bool web_tls_compat;
+	int64_t web_threads;
+	int64_t web_db_connections;
+	char *web_realm;
+	char *web_allow;
+	bool web_allow_basic;
+	int64_t web_session_lifetime_ms;
+	int64_t web_session_idle_ms;
+	int64_t web_lockout_failures;
+	int64_t web_lockout_ms;
 };
 
 struct nvr_config_error {

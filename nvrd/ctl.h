@@ -41,5 +41,7 @@ char *nvr_ctl_read_secret_line(const char *path, const char *prompt);
 int nvr_ctl_camera(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_keyholder(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_user(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_audit(struct nvr_ctl *ctl, int argc, char **argv);
 
 #endif

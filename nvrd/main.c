@@ -32,6 +32,7 @@
 #include "nvrd/util.h"
 #include "storage/db.h"
 #include "storage/schema.h"
+#include "web/server.h"
 
 /* Exit statuses; 78 is sysexits' EX_CONFIG, which the systemd unit lists in
  * RestartPreventExitStatus so that a broken configuration is not retried. */
@@ -44,6 +45,7 @@ struct nvrd {
 	const char *config_path;
 	struct nvr_config *cfg; /* owned; replaced only by the main thread */
 	struct nvr_recorder *recorder;
+	struct web_server *web; /* NULL when [web] listen is empty */
 	int sigfd;
 	bool stop;
 };
@@ -175,6 +177,11 @@ reload(struct nvrd *d)
 	}
 	d->cfg->log_level = next->log_level;
 	nvr_log_set_level(next->log_level);
+	if (strcmp(d->cfg->web_allow, next->web_allow) != 0 && web_server_set_allow(d->web, next->web_allow) == NVR_OK) {
+		char *t = d->cfg->web_allow;
+		d->cfg->web_allow = next->web_allow;
+		next->web_allow = t;
+	}
 out:
 	nvr_config_free(next);
 	nvr_notify("READY=1");
@@ -292,6 +299,8 @@ start(struct nvrd *d)
 	PQfinish(db);
 	if (rc == NVR_OK)
 		rc = nvr_recorder_start(d->cfg, &d->recorder);
+	if (rc == NVR_OK)
+		rc = web_server_start(d->cfg, nvr_recorder_secret(d->recorder), nvr_recorder_signer(d->recorder), &d->web);
 	return rc;
 }
 
@@ -355,6 +364,7 @@ daemon_main(const char *config_path)
 	run(&d);
 out:
 	nvr_notify("STOPPING=1");
+	web_server_stop(d.web);
 	nvr_recorder_stop(d.recorder);
 	if (rc == NVR_OK || rc == NVR_ERR_INTERRUPTED)
 		nvr_log(NVR_LOG_NOTICE, "nvrd stopped");

@@ -154,6 +154,12 @@ usage(FILE *f)
 	    "  keyholder remove NAME\n"
 	    "  verify PATH [--trust CERT] [--verbose]\n"
 	    "                                      check segments, a camera folder or the storage root\n"
+	    "  user add NAME --role admin|operator|viewer|auditor [--password-file FILE|-]\n"
+	    "           [--cameras all|NAME,...] [--keyholder NAME]\n"
+	    "  user list\n"
+	    "  user passwd NAME [--password-file FILE|-]\n"
+	    "  user remove NAME\n"
+	    "  audit verify [--trust CERT]         check the audit log's chain and checkpoints\n"
 	    "\n"
 	    "  -c, --config PATH  the recorder's configuration (default " NVR_CONFIG_DEFAULT_PATH ")\n"
 	    "\n"
@@ -174,6 +180,10 @@ dispatch(struct nvr_ctl *ctl, int argc, char **argv)
 		return nvr_ctl_keyholder(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "verify") == 0)
 		return nvr_ctl_verify(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "user") == 0)
+		return nvr_ctl_user(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "audit") == 0)
+		return nvr_ctl_audit(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		usage(stdout);
 		return NVR_CTL_OK;

@@ -455,6 +455,18 @@ listen_db(struct nvr_recorder *r)
 	return true;
 }
 
+const struct stg_secret *
+nvr_recorder_secret(const struct nvr_recorder *r)
+{
+	return r->secret;
+}
+
+const struct stg_signer *
+nvr_recorder_signer(const struct nvr_recorder *r)
+{
+	return r->signer;
+}
+
 int
 nvr_recorder_fd(const struct nvr_recorder *r)
 {

@@ -11,12 +11,18 @@
 
 #include "nvrd/config.h"
 #include "nvrd/err.h"
+#include "storage/secret.h"
+#include "storage/sign.h"
 
 struct nvr_recorder;
 
 /* Starts everything; cfg must outlive the recorder. Failures are logged;
  * NVR_ERR_CONFIG for what an operator must fix (keys, storage). */
 nvr_err nvr_recorder_start(const struct nvr_config *cfg, struct nvr_recorder **out);
+
+/* The recorder secret and signing key, for the API (owned by r). */
+const struct stg_secret *nvr_recorder_secret(const struct nvr_recorder *r);
+const struct stg_signer *nvr_recorder_signer(const struct nvr_recorder *r);
 
 /* The socket to poll for notifications (-1 while disconnected). */
 int nvr_recorder_fd(const struct nvr_recorder *r);

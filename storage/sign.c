@@ -19,9 +19,10 @@
 
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
+#include "nvrd/util.h"
 #include "storage/sign.h"
 
-#define CERT_DAYS (20 * 365)
+#define CERT_DAYS (20L * 365)
 
 struct stg_signer {
 	EVP_PKEY *key;
@@ -51,48 +52,47 @@ stg_cert_read(const char *path, X509 **out)
 	return *out ? NVR_OK : NVR_ERR_INVAL;
 }
 
-static X509 *
-self_signed(EVP_PKEY *key)
+X509 *
+stg_cert_self_signed(EVP_PKEY *key, const char *cn, long days, const struct stg_cert_ext *ext, size_t n)
 {
 	X509 *x = X509_new();
 	X509_NAME *name = X509_NAME_new();
 	X509V3_CTX ctx;
-	X509_EXTENSION *ext = NULL;
+	X509_EXTENSION *e = NULL;
 	uint8_t serial[16];
 	BIGNUM *bn = NULL;
-	char host[128] = "unknown", cn[200];
 
-	gethostname(host, sizeof(host) - 1);
-	snprintf(cn, sizeof(cn), "nvr recorder %s manifest signing", host);
 	if (x == NULL || name == NULL || RAND_bytes(serial, sizeof(serial)) != 1)
 		goto fail;
-	serial[0] &= 0x7f;
+	serial[0] &= 0x7f; /* RFC 5280 4.1.2.2: a positive serial */
 	if ((bn = BN_bin2bn(serial, sizeof(serial), NULL)) == NULL || !BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) ||
 	    !X509_set_version(x, 2) || !X509_gmtime_adj(X509_getm_notBefore(x), 0) ||
-	    !X509_gmtime_adj(X509_getm_notAfter(x), (long)CERT_DAYS * 86400) ||
+	    !X509_gmtime_adj(X509_getm_notAfter(x), days * 86400) ||
 	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1, 0) ||
 	    !X509_set_subject_name(x, name) || !X509_set_issuer_name(x, name) || !X509_set_pubkey(x, key))
 		goto fail;
 	X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
-	if ((ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage, "critical,digitalSignature,nonRepudiation")) == NULL ||
-	    !X509_add_ext(x, ext, -1) || !X509_sign(x, key, EVP_sha256()))
+	for (size_t i = 0; i < n; i++) {
+		if ((e = X509V3_EXT_conf_nid(NULL, &ctx, ext[i].nid, ext[i].value)) == NULL || !X509_add_ext(x, e, -1))
+			goto fail;
+		X509_EXTENSION_free(e);
+		e = NULL;
+	}
+	if (!X509_sign(x, key, EVP_sha256()))
 		goto fail;
-	X509_EXTENSION_free(ext);
 	X509_NAME_free(name);
 	BN_free(bn);
 	return x;
 fail:
-	X509_EXTENSION_free(ext);
+	X509_EXTENSION_free(e);
 	X509_NAME_free(name);
 	BN_free(bn);
 	X509_free(x);
 	return NULL;
 }
 
-/* Writes PEM through a file created with O_EXCL and the given mode. On
- * NVR_ERR_IO, errno says why. */
-static nvr_err
-write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert)
+nvr_err
+stg_pem_write(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
 	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -118,14 +118,21 @@ write_pem(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert)
 static nvr_err
 create_pair(const char *key_path, const char *cert_path)
 {
+	static const struct stg_cert_ext ext[] = {
+		{ NID_key_usage, "critical,digitalSignature,nonRepudiation" },
+	};
 	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *cert = key ? self_signed(key) : NULL;
+	char host[128] = "unknown", cn[200];
+	X509 *cert;
 	uint8_t fp[32];
 	char hex[65];
 	nvr_err rc = NVR_ERR_CRYPTO;
 
-	if (cert != NULL && (rc = write_pem(key_path, 0600, key, NULL)) == NVR_OK &&
-	    (rc = write_pem(cert_path, 0644, NULL, cert)) != NVR_OK) {
+	gethostname(host, sizeof(host) - 1);
+	snprintf(cn, sizeof(cn), "nvr recorder %s manifest signing", host);
+	cert = key ? stg_cert_self_signed(key, cn, CERT_DAYS, ext, NVR_ARRAY_LEN(ext)) : NULL;
+	if (cert != NULL && (rc = stg_pem_write(key_path, 0600, key, NULL)) == NVR_OK &&
+	    (rc = stg_pem_write(cert_path, 0644, NULL, cert)) != NVR_OK) {
 		int saved = errno;
 		unlink(key_path);
 		errno = saved;

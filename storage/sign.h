@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -47,6 +48,21 @@ nvr_err stg_sig_verify(X509 *cert, const void *data, size_t len, const uint8_t *
 
 /* SHA-256 of a certificate's DER. */
 nvr_err stg_cert_fingerprint(X509 *cert, uint8_t fp[32]);
+
+/* One X.509v3 extension, as X509V3_EXT_conf_nid() spells it. */
+struct stg_cert_ext {
+	int nid;
+	const char *value;
+};
+
+/* A new self-signed certificate for key with subject CN=cn, valid from now
+ * for days, with the extensions given. Caller X509_free()s; NULL when
+ * OpenSSL fails. */
+X509 *stg_cert_self_signed(EVP_PKEY *key, const char *cn, long days, const struct stg_cert_ext *ext, size_t n);
+
+/* Writes key (if not NULL) or else cert as PEM into a new file (O_EXCL,
+ * mode), fsync'd; a partial file is removed. On NVR_ERR_IO errno says why. */
+nvr_err stg_pem_write(const char *path, mode_t mode, EVP_PKEY *key, X509 *cert);
 
 /* Reads a PEM certificate file; caller X509_free()s. */
 nvr_err stg_cert_read(const char *path, X509 **out);

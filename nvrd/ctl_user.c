@@ -1,0 +1,354 @@
+/*
+ * ctl_user.c: nvrctl user add|list|passwd|remove: API accounts, made on
+ * the machine (there is no default account, and the API refuses everything
+ * until the first admin exists). Passwords are read from a file or the
+ * terminal, never from the command line, and never printed.
+ */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "nvrd/ctl.h"
+#include "nvrd/uuid.h"
+#include "storage/db.h"
+#include "web/api.h"
+#include "web/audit.h"
+#include "web/auth.h"
+#include "web/password.h"
+
+struct user_opts {
+	const char *role;
+	const char *password_file;
+	const char *cameras;   /* "all" or NAME,NAME */
+	const char *keyholder; /* key holder name */
+};
+
+/* "nvrctl:<login>": who made a change from the machine, for the audit log. */
+static void
+actor(char *out, size_t size)
+{
+	/* nvrctl has one thread: getpwuid's static buffer is safe here. */
+	// cppcheck-suppress getpwuidCalled
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(out, size, "nvrctl:%s", pw != NULL ? pw->pw_name : "?");
+}
+
+static nvr_err
+audit(PGconn *db, const char *action, const char *object, const char *detail)
+{
+	char who[80];
+	struct web_audit_event ev = {
+		.actor = who, .address = "local", .action = action, .object = object, .outcome = WEB_AUDIT_OK,
+		.detail = detail,
+	};
+
+	actor(who, sizeof(who));
+	return web_audit_append(db, &ev, 1, NULL);
+}
+
+/* Reads and checks a new password; the caller wipes and frees it. */
+static char *
+new_password(const char *user, const char *path)
+{
+	char *pw = nvr_ctl_read_secret_line(path != NULL ? path : "-", "new password: ");
+	const char *why;
+
+	if (pw != NULL && (why = web_password_problem(user, pw)) != NULL) {
+		nvr_ctl_error("8 to 32 characters, three of upper case, lower case, digits and symbols, without the user name",
+		    "%s", why);
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+		return NULL;
+	}
+	return pw;
+}
+
+static bool
+exec_ok(PGconn *db, PGresult *res, ExecStatusType want, const char *what)
+{
+	if (stg_db_check(db, res, want, what) != NVR_OK)
+		return false;
+	PQclear(res);
+	return true;
+}
+
+/* Grants: "all" (nothing to insert) or each named camera, which must exist. */
+static bool
+grant_cameras(PGconn *db, const char *uid, const char *list)
+{
+	char copy[4096], *save = NULL, *name;
+	const char *p[2] = { uid, NULL };
+	PGresult *res;
+
+	if (list == NULL || strcmp(list, "all") == 0)
+		return true;
+	snprintf(copy, sizeof(copy), "%s", list);
+	for (name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
+		p[1] = name;
+		res = PQexecParams(db,
+		    "INSERT INTO user_cameras (user_id, camera_id) SELECT $1, id FROM cameras "
+		    "WHERE name = $2 AND removed_at IS NULL",
+		    2, NULL, p, NULL, NULL, 0);
+		if (stg_db_check(db, res, PGRES_COMMAND_OK, "granting a camera") != NVR_OK)
+			return false;
+		if (strcmp(PQcmdTuples(res), "1") != 0) {
+			PQclear(res);
+			nvr_ctl_error("nvrctl camera list", "no camera named %s", name);
+			return false;
+		}
+		PQclear(res);
+	}
+	return true;
+}
+
+/* Inserts the user and its grants in one transaction. */
+static bool
+insert_user(PGconn *db, const nvr_uuid *id, const char *name, unsigned role, const char *hash, const uint8_t *ha1,
+    size_t ha1_len, const struct user_opts *o)
+{
+	char uid[NVR_UUID_STRLEN];
+	const char *all = o->cameras != NULL && strcmp(o->cameras, "all") == 0 ? "true" : "false";
+	const char *p[7] = { uid, name, web_role_name(role), hash, (const char *)ha1, all, o->keyholder };
+	const int len[7] = { 0, 0, 0, 0, (int)ha1_len, 0, 0 }, fmt[7] = { 0, 0, 0, 0, 1, 0, 0 };
+	PGresult *res;
+
+	nvr_uuid_format(id, uid);
+	if (stg_db_exec(db, "BEGIN", "starting a transaction") != NVR_OK)
+		return false;
+	res = PQexecParams(db,
+	    "INSERT INTO users (id, name, role, password_hash, ha1_sealed, all_cameras, key_holder_id) "
+	    "SELECT $1, $2, $3, $4, $5, $6, (SELECT id FROM key_holders WHERE name = $7 AND removed_at IS NULL) "
+	    "WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM key_holders WHERE name = $7 AND removed_at IS NULL) "
+	    "ON CONFLICT DO NOTHING",
+	    7, NULL, p, len, fmt, 0);
+	if (stg_db_check(db, res, PGRES_COMMAND_OK, "adding a user") != NVR_OK)
+		goto fail;
+	if (strcmp(PQcmdTuples(res), "1") != 0) {
+		PQclear(res);
+		nvr_ctl_error("nvrctl user list; nvrctl keyholder list",
+		    o->keyholder != NULL ? "a user named %s exists, or there is no key holder named %s"
+		                         : "a user named %s exists", name, o->keyholder);
+		goto fail;
+	}
+	PQclear(res);
+	if (!grant_cameras(db, uid, o->cameras))
+		goto fail;
+	return stg_db_exec(db, "COMMIT", "adding a user") == NVR_OK;
+fail:
+	stg_db_exec(db, "ROLLBACK", "undoing a failed user change");
+	return false;
+}
+
+static int
+parse_opts(int argc, char **argv, struct user_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "role", required_argument, NULL, 'r' },
+		{ "password-file", required_argument, NULL, 'p' },
+		{ "cameras", required_argument, NULL, 'C' },
+		{ "keyholder", required_argument, NULL, 'k' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->role = optarg; break;
+		case 'p': o->password_file = optarg; break;
+		case 'C': o->cameras = optarg; break;
+		case 'k': o->keyholder = optarg; break;
+		default: return -1;
+		}
+	}
+	return optind;
+}
+
+static int
+user_add(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	struct user_opts o = { 0 };
+	int idx = parse_opts(argc, argv, &o), st = NVR_CTL_FAIL;
+	const char *name, *why;
+	struct nvr_config *cfg;
+	struct stg_secret *secret;
+	char hash[WEB_PASSWORD_HASH_MAX] = "", *pw = NULL, detail[160];
+	uint8_t *ha1 = NULL;
+	size_t ha1_len = 0;
+	unsigned role;
+	nvr_uuid id;
+	PGconn *db;
+
+	if (idx < 0 || idx != argc - 1 || o.role == NULL) {
+		nvr_ctl_error("nvrctl user add NAME --role admin|operator|viewer|auditor [--password-file FILE|-]",
+		    "user add takes one NAME and --role");
+		return NVR_CTL_USAGE;
+	}
+	name = argv[idx];
+	if ((role = web_role_parse(o.role)) == 0) {
+		nvr_ctl_error(NULL, "unknown role '%s': admin, operator, viewer or auditor", o.role);
+		return NVR_CTL_USAGE;
+	}
+	if ((why = web_user_name_problem(name)) != NULL) {
+		nvr_ctl_error(NULL, "bad user name: %s", why);
+		return NVR_CTL_USAGE;
+	}
+	if ((cfg = nvr_ctl_config(ctl)) == NULL || (secret = nvr_ctl_secret(ctl)) == NULL || (db = nvr_ctl_db(ctl)) == NULL)
+		return NVR_CTL_FAIL;
+	if ((pw = new_password(name, o.password_file)) == NULL)
+		return NVR_CTL_USAGE;
+	if (nvr_uuid_new(&id) != NVR_OK || web_password_hash(pw, hash) != NVR_OK ||
+	    web_auth_seal_ha1(secret, &id, name, cfg->web_realm, pw, &ha1, &ha1_len) != NVR_OK) {
+		nvr_ctl_error(NULL, "cannot hash the password");
+		goto out;
+	}
+	if (!insert_user(db, &id, name, role, hash, ha1, ha1_len, &o))
+		goto out;
+	snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"cameras\":\"%s\"}", web_role_name(role),
+	    o.cameras != NULL && strcmp(o.cameras, "all") == 0 ? "all" : o.cameras != NULL ? "some" : "none");
+	if (audit(db, "user.add", name, detail) != NVR_OK)
+		nvr_ctl_error("nvrctl audit verify", "user %s added, but the audit log could not record it", name);
+	printf("user %s added with the role %s\n", name, web_role_name(role));
+	st = NVR_CTL_OK;
+out:
+	if (pw != NULL) {
+		OPENSSL_cleanse(pw, strlen(pw));
+		free(pw);
+	}
+	OPENSSL_cleanse(hash, sizeof(hash));
+	free(ha1);
+	return st;
+}
+
+static int
+user_list(struct nvr_ctl *ctl)
+{
+	PGconn *db = nvr_ctl_db(ctl);
+	PGresult *res;
+
+	if (db == NULL)
+		return NVR_CTL_FAIL;
+	res = PQexec(db,
+	    "SELECT u.name, u.role, CASE WHEN u.all_cameras OR u.role = 'admin' THEN 'all' "
+	    " ELSE coalesce((SELECT string_agg(c.name, ',' ORDER BY c.name) FROM user_cameras g "
+	    "  JOIN cameras c ON c.id = g.camera_id WHERE g.user_id = u.id), '-') END, "
+	    " coalesce(k.name, '-'), to_char(u.created_at, 'YYYY-MM-DD HH24:MI') "
+	    "FROM users u LEFT JOIN key_holders k ON k.id = u.key_holder_id "
+	    "WHERE u.removed_at IS NULL ORDER BY u.name");
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "listing users") != NVR_OK)
+		return NVR_CTL_FAIL;
+	printf("%-32s %-9s %-24s %-16s %s\n", "NAME", "ROLE", "CAMERAS", "KEY HOLDER", "ADDED");
+	for (int i = 0; i < PQntuples(res); i++)
+		printf("%-32s %-9s %-24s %-16s %s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1), PQgetvalue(res, i, 2),
+		    PQgetvalue(res, i, 3), PQgetvalue(res, i, 4));
+	if (PQntuples(res) == 0)
+		printf("(none: the API refuses every request until an admin is added)\n");
+	PQclear(res);
+	return NVR_CTL_OK;
+}
+
+/* The id of an active user, or false (message printed). */
+static bool
+user_id(PGconn *db, const char *name, nvr_uuid *id)
+{
+	const char *p[1] = { name };
+	PGresult *res = PQexecParams(db, "SELECT id FROM users WHERE name = $1 AND removed_at IS NULL", 1, NULL, p, NULL,
+	    NULL, 0);
+	bool ok;
+
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "looking up a user") != NVR_OK)
+		return false;
+	ok = PQntuples(res) == 1 && nvr_uuid_parse(PQgetvalue(res, 0, 0), id) == NVR_OK;
+	PQclear(res);
+	if (!ok)
+		nvr_ctl_error("nvrctl user list", "no user named %s", name);
+	return ok;
+}
+
+static int
+user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	struct user_opts o = { 0 };
+	int idx = parse_opts(argc, argv, &o), st = NVR_CTL_FAIL;
+	struct nvr_config *cfg;
+	struct stg_secret *secret;
+	char hash[WEB_PASSWORD_HASH_MAX] = "", *pw = NULL, uid[NVR_UUID_STRLEN];
+	uint8_t *ha1 = NULL;
+	size_t ha1_len = 0;
+	nvr_uuid id;
+	PGconn *db;
+
+	if (idx < 0 || idx != argc - 1) {
+		nvr_ctl_error("nvrctl user passwd NAME [--password-file FILE|-]", "user passwd takes one NAME");
+		return NVR_CTL_USAGE;
+	}
+	if ((cfg = nvr_ctl_config(ctl)) == NULL || (secret = nvr_ctl_secret(ctl)) == NULL ||
+	    (db = nvr_ctl_db(ctl)) == NULL || !user_id(db, argv[idx], &id))
+		return NVR_CTL_FAIL;
+	if ((pw = new_password(argv[idx], o.password_file)) == NULL)
+		return NVR_CTL_USAGE;
+	nvr_uuid_format(&id, uid);
+	if (web_password_hash(pw, hash) == NVR_OK &&
+	    web_auth_seal_ha1(secret, &id, argv[idx], cfg->web_realm, pw, &ha1, &ha1_len) == NVR_OK) {
+		const char *p[3] = { uid, hash, (const char *)ha1 };
+		const int len[3] = { 0, 0, (int)ha1_len }, fmt[3] = { 0, 0, 1 };
+		/* A new password ends the user's sessions too. */
+		if (exec_ok(db, PQexecParams(db,
+		        "WITH u AS (UPDATE users SET password_hash = $2, ha1_sealed = $3, updated_at = now() WHERE id = $1) "
+		        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+		        3, NULL, p, len, fmt, 0), PGRES_COMMAND_OK, "changing a password")) {
+			audit(db, "user.passwd", argv[idx], NULL);
+			printf("password of %s changed; its sessions are ended\n", argv[idx]);
+			st = NVR_CTL_OK;
+		}
+	}
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	OPENSSL_cleanse(hash, sizeof(hash));
+	free(ha1);
+	return st;
+}
+
+static int
+user_remove(struct nvr_ctl *ctl, const char *name)
+{
+	PGconn *db = nvr_ctl_db(ctl);
+	char uid[NVR_UUID_STRLEN];
+	const char *p[1] = { uid };
+	nvr_uuid id;
+
+	if (db == NULL || !user_id(db, name, &id))
+		return NVR_CTL_FAIL;
+	nvr_uuid_format(&id, uid);
+	if (!exec_ok(db, PQexecParams(db,
+	        "WITH u AS (UPDATE users SET removed_at = now() WHERE id = $1) "
+	        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+	        1, NULL, p, NULL, NULL, 0), PGRES_COMMAND_OK, "removing a user"))
+		return NVR_CTL_FAIL;
+	audit(db, "user.remove", name, NULL);
+	printf("user %s removed; its sessions are ended\n", name);
+	return NVR_CTL_OK;
+}
+
+int
+nvr_ctl_user(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	if (argc >= 1 && strcmp(argv[0], "add") == 0)
+		return user_add(ctl, argc, argv);
+	if (argc == 1 && strcmp(argv[0], "list") == 0)
+		return user_list(ctl);
+	if (argc >= 1 && strcmp(argv[0], "passwd") == 0)
+		return user_passwd(ctl, argc, argv);
+	if (argc == 2 && strcmp(argv[0], "remove") == 0)
+		return user_remove(ctl, argv[1]);
+	nvr_ctl_error("nvrctl --help", "user takes add NAME --role ROLE, list, passwd NAME or remove NAME");
+	return NVR_CTL_USAGE;
+}

@@ -1,0 +1,85 @@
+/*
+ * api.h: what the API's pipeline and handlers share: the caller, the
+ * request context, and the one table of routes with the roles each allows
+ * (api.c). Every request goes: host filter, authentication, role check,
+ * handler, audit (docs/API.md).
+ */
+#ifndef NVR_WEB_API_H
+#define NVR_WEB_API_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <civetweb.h>
+#include <libpq-fe.h>
+
+#include "nvrd/uuid.h"
+#include "web/audit.h"
+
+enum web_role {
+	WEB_ROLE_ADMIN = 1u << 0,    /* everything */
+	WEB_ROLE_OPERATOR = 1u << 1, /* live, playback, export of the cameras granted */
+	WEB_ROLE_VIEWER = 1u << 2,   /* live and playback of the cameras granted */
+	WEB_ROLE_AUDITOR = 1u << 3,  /* the audit log only */
+};
+#define WEB_ROLE_ANY (WEB_ROLE_ADMIN | WEB_ROLE_OPERATOR | WEB_ROLE_VIEWER | WEB_ROLE_AUDITOR)
+#define WEB_ROLE_WATCH (WEB_ROLE_ADMIN | WEB_ROLE_OPERATOR | WEB_ROLE_VIEWER)
+
+/* "admin" ... for a role bit; NULL for anything else. */
+const char *web_role_name(unsigned role);
+/* The role bit for a name, 0 if none. */
+unsigned web_role_parse(const char *name);
+
+struct web_user {
+	nvr_uuid id;
+	char name[64];
+	unsigned role;      /* one WEB_ROLE_ bit */
+	bool all_cameras;
+	bool has_key_holder;
+	nvr_uuid key_holder;
+};
+
+struct web_server;
+
+/* One request being served. */
+struct web_req {
+	struct mg_connection *conn;
+	const struct mg_request_info *ri;
+	struct web_server *srv;
+	PGconn *db;            /* this worker thread's connection */
+	struct web_user user;  /* the authenticated caller */
+	bool via_session;      /* cookie (console) rather than Digest or Basic */
+	const char *path_arg;  /* what matched a route's trailing "*", or NULL */
+	char addr[64];         /* client address, IPv4-mapped IPv6 shown as IPv4 */
+};
+
+/* Queues an audit event for this request: actor and address filled in. */
+void web_req_audit(struct web_req *r, const char *action, const char *object, enum web_audit_outcome outcome,
+    const char *detail);
+
+/* Whether the caller may see camera id: admin, all_cameras, or a grant. */
+bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
+
+typedef int (*web_handler)(struct web_req *r);
+
+struct web_route {
+	const char *method;
+	const char *path;   /* exact, or ending in "*": one more path segment */
+	unsigned roles;     /* WEB_ROLE_ bits allowed; 0: no authentication */
+	web_handler handler;
+	const char *doc;    /* one line, for docs/API.md and the matrix test */
+};
+
+/* The route table and its length. */
+const struct web_route *web_routes(size_t *n);
+
+/* Handlers (api_*.c). */
+int web_api_health(struct web_req *r);
+int web_api_session_get(struct web_req *r);
+int web_api_session_post(struct web_req *r);
+int web_api_session_delete(struct web_req *r);
+int web_api_cameras(struct web_req *r);
+int web_api_users(struct web_req *r);
+int web_api_audit(struct web_req *r);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * api_list.c: the read-only listings: cameras (with ingest state), users,
+ * and the audit log. Every list is paged; every filter is validated before
+ * it reaches SQL, and reaches it only as a parameter.
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/db.h"
+#include "storage/manifest.h"
+#include "web/api.h"
+#include "web/http.h"
+#include "web/server_priv.h"
+
+/* A column as JSON: NULL as null, else a string, or an integer if asked. */
+static json_t *
+col(PGresult *res, int row, int c, bool integer)
+{
+	if (PQgetisnull(res, row, c))
+		return json_null();
+	return integer ? json_integer(strtoll(PQgetvalue(res, row, c), NULL, 10)) : json_string(PQgetvalue(res, row, c));
+}
+
+/* {"items": [...], "total": N, "limit": L, "offset": O}; names[i] == NULL
+ * ends the columns, a name starting with '#' is an integer column. */
+static json_t *
+page_of(PGresult *res, const char *const *names, int64_t total, int64_t limit, int64_t offset)
+{
+	json_t *items = json_array(), *o;
+
+	for (int i = 0; i < PQntuples(res); i++) {
+		o = json_object();
+		for (int c = 0; names[c] != NULL; c++)
+			json_object_set_new(o, names[c] + (names[c][0] == '#'), col(res, i, c, names[c][0] == '#'));
+		json_array_append_new(items, o);
+	}
+	return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total, "limit", (json_int_t)limit,
+	    "offset", (json_int_t)offset);
+}
+
+static int
+db_error(struct web_req *r)
+{
+	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+}
+
+int
+web_api_cameras(struct web_req *r)
+{
+	static const char *const names[] = { "id", "name", "enabled", "state", "last_error", "since", "#packets",
+		"#bytes", "#forged", "#replayed", "#lost", "#reconnects", NULL };
+	char uid[NVR_UUID_STRLEN], lim[24], off[24];
+	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
+	const char *p[4] = { all, uid, lim, off };
+	int64_t limit, offset, total;
+	PGresult *res;
+
+	if (!web_page(r->conn, &limit, &offset))
+		return 400;
+	nvr_uuid_format(&r->user.id, uid);
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	res = PQexecParams(r->db,
+	    "SELECT c.id, c.name, c.enabled, coalesce(s.state, 'unknown'), s.last_error, "
+	    " to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+	    " s.packets, s.bytes, s.forged, s.replayed, s.lost, s.reconnects, count(*) OVER () "
+	    "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
+	    "WHERE c.removed_at IS NULL AND ($1::boolean OR c.id IN "
+	    " (SELECT camera_id FROM user_cameras WHERE user_id = $2::uuid)) "
+	    "ORDER BY c.name LIMIT $3::bigint OFFSET $4::bigint",
+	    4, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
+		return db_error(r);
+	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 12), NULL, 10) : 0;
+	json_t *j = page_of(res, names, total, limit, offset);
+	for (size_t i = 0; i < json_array_size(json_object_get(j, "items")); i++) {
+		json_t *o = json_array_get(json_object_get(j, "items"), i);
+		json_object_set_new(o, "enabled", json_boolean(strcmp(json_string_value(json_object_get(o, "enabled")), "t") == 0));
+	}
+	PQclear(res);
+	return web_reply_json(r->conn, 200, j, NULL);
+}
+
+int
+web_api_users(struct web_req *r)
+{
+	static const char *const names[] = { "id", "name", "role", "all_cameras", "disabled", "created_at", NULL };
+	char lim[24], off[24];
+	const char *p[2] = { lim, off };
+	int64_t limit, offset, total;
+	PGresult *res;
+	json_t *j;
+
+	if (!web_page(r->conn, &limit, &offset))
+		return 400;
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	res = PQexecParams(r->db,
+	    "SELECT id, name, role, all_cameras::text, disabled::text, "
+	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) OVER () "
+	    "FROM users WHERE removed_at IS NULL ORDER BY name LIMIT $1::bigint OFFSET $2::bigint",
+	    2, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
+		return db_error(r);
+	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 6), NULL, 10) : 0;
+	j = page_of(res, names, total, limit, offset);
+	PQclear(res);
+	return web_reply_json(r->conn, 200, j, NULL);
+}
+
+/* ---- audit -------------------------------------------------------------- */
+
+/* An optional RFC 3339 time filter, as microseconds text for SQL. */
+static bool
+time_filter(struct web_req *r, const char *name, char *out, size_t size, const char **param)
+{
+	char v[WEB_QUERY_VALUE_MAX];
+	bool bad = false;
+	int64_t ns;
+
+	*param = NULL;
+	if (!web_query(r->conn, name, v, sizeof(v), &bad) && !bad)
+		return true;
+	if (bad || stg_time_parse(v, &ns) != NVR_OK) {
+		web_reply_error(r->conn, 400, "bad_parameter", NULL, "%s must be a UTC time like 2026-11-22T05:00:00.000000Z", name);
+		return false;
+	}
+	snprintf(out, size, "%lld", (long long)(ns / 1000));
+	*param = out;
+	return true;
+}
+
+static bool
+text_filter(struct web_req *r, const char *name, char *out, size_t size, const char **param)
+{
+	bool bad = false;
+
+	*param = web_query(r->conn, name, out, size, &bad) ? out : NULL;
+	if (bad)
+		web_reply_error(r->conn, 400, "bad_parameter", NULL, "%s is longer than %zu bytes", name, size - 1);
+	return !bad;
+}
+
+int
+web_api_audit(struct web_req *r)
+{
+	static const char *const names[] = { "#id", "at", "actor", "address", "action", "object", "outcome", "detail",
+		NULL };
+	char since[24], until[24], actor[WEB_QUERY_VALUE_MAX], action[WEB_QUERY_VALUE_MAX], lim[24], off[24];
+	const char *p[6] = { NULL, NULL, NULL, NULL, lim, off };
+	int64_t limit, offset, total;
+	PGresult *res;
+	json_t *j;
+
+	if (!web_page(r->conn, &limit, &offset) || !time_filter(r, "since", since, sizeof(since), &p[0]) ||
+	    !time_filter(r, "until", until, sizeof(until), &p[1]) ||
+	    !text_filter(r, "actor", actor, sizeof(actor), &p[2]) || !text_filter(r, "action", action, sizeof(action), &p[3]))
+		return 400;
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	res = PQexecParams(r->db,
+	    "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, address, action, "
+	    " object, outcome, detail, count(*) OVER () FROM audit_log "
+	    "WHERE ($1::bigint IS NULL OR at >= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond') "
+	    " AND ($2::bigint IS NULL OR at < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond') "
+	    " AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR action = $4) "
+	    "ORDER BY id LIMIT $5::bigint OFFSET $6::bigint",
+	    6, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing the audit log for the API") != NVR_OK)
+		return db_error(r);
+	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 8), NULL, 10) : 0;
+	j = page_of(res, names, total, limit, offset);
+	PQclear(res);
+	web_req_audit(r, "audit.read", "", WEB_AUDIT_OK, NULL);
+	return web_reply_json(r->conn, 200, j, NULL);
+}

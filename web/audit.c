@@ -1,0 +1,1237 @@
+/*
+ * audit.c: the hash-chained audit log: what an event becomes (bounded,
+ * well-formed UTF-8), the row hash and checkpoint signatures of
+ * docs/FORMAT.md "Audit chain", appending under the advisory lock, the
+ * writer thread, and verification.
+ * It must never make a caller of web_audit_record wait for PostgreSQL,
+ * never drop a queued event because PostgreSQL went away for a while (only
+ * a full queue, a row PostgreSQL refuses, or a stop that cannot reach it
+ * loses events, and each says how many), and never store a row whose hash
+ * was not computed over exactly the bytes stored.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+
+#include "nvrd/backoff.h"
+#include "nvrd/encode.h"
+#include "nvrd/log.h"
+#include "nvrd/util.h"
+#include "storage/db.h"
+#include "web/audit.h"
+
+#define ROW_TAG "nvr-audit-v1"
+#define CHECKPOINT_TAG "nvr-audit-checkpoint-v1"
+
+/* pg_advisory_xact_lock key: "NVRAUDIT" as a big-endian int64 (as the
+ * schema's "NVRSCHEM"). docs/FORMAT.md gives it: any other writer must take
+ * it too, or two writers would number rows from the same head. */
+#define LOCK_KEY "5644789623512385876"
+
+#define COLS 10             /* parameters per inserted row */
+#define INSERT_ROWS 500     /* rows per INSERT: 5000 parameters, under the protocol's 65535 */
+#define BATCH 500           /* events per writer transaction */
+#define VERIFY_ROWS 1000    /* rows (or checkpoints) per query in web_audit_verify */
+#define CONNECT_TIMEOUT_MS 5000
+#define TICK_MS 1000
+#define STOP_WAIT_MS 5000   /* how long stop keeps writing what is queued */
+#define CUT_GRACE_MS 1000   /* then how long before it cuts a connection that does not answer */
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, for bytes that are not UTF-8 */
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The text fields in hash order, after id and at. */
+enum { F_ACTOR, F_ADDRESS, F_ACTION, F_OBJECT, F_OUTCOME, F_DETAIL, NF };
+
+static const char *const outcome_name[] = {
+	[WEB_AUDIT_OK] = "ok",
+	[WEB_AUDIT_DENIED] = "denied",
+	[WEB_AUDIT_FAILED] = "failed",
+};
+
+/* One event as it is hashed and stored, in one allocation (f[] points
+ * into text, each field NUL-terminated). */
+struct row {
+	struct row *next; /* in the writer's queue */
+	int64_t at_us;    /* microseconds since the epoch (CLOCK_REALTIME) */
+	const char *f[NF];
+	size_t len[NF];
+	char text[];
+};
+
+/* The newest row; id 0 and 32 zero bytes while the log is empty. */
+struct head {
+	int64_t id;
+	uint8_t sha[32];
+};
+
+/* One append transaction, and what the writer needs to know when it fails. */
+struct tx {
+	PGconn *c;
+	bool bad_data;    /* PostgreSQL refused the data itself (SQLSTATE class 22) */
+	bool unsure;      /* COMMIT was sent but its answer lost: it may have happened */
+	struct head head; /* after the rows inserted so far */
+};
+
+/* ---- events: bounded, well-formed UTF-8 ------------------------------------------ */
+
+/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0 (RFC 3629
+ * section 4: no overlong forms, surrogates or values past U+10FFFF; what
+ * PostgreSQL accepts in a UTF8 database). s is NUL-terminated, and a NUL
+ * ends any sequence, so this never reads past it. */
+static size_t
+utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+/* Copies s into out (NULL: only measures) as well-formed UTF-8, each byte
+ * that is not replaced by U+FFFD, and stops before a character that would
+ * take it past max bytes (*cut is then true). Returns the length; writes
+ * no NUL. */
+static size_t
+utf8_clean(const char *s, size_t max, char *out, bool *cut)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t len = 0, n, take;
+
+	*cut = false;
+	while (*p != '\0') {
+		n = utf8_len(p);
+		take = n > 0 ? n : sizeof(REPLACEMENT) - 1;
+		if (len + take > max) {
+			*cut = true;
+			break;
+		}
+		if (out != NULL)
+			memcpy(out + len, n > 0 ? (const char *)p : REPLACEMENT, take);
+		len += take;
+		p += n > 0 ? n : 1;
+	}
+	return len;
+}
+
+static bool
+is_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* '{' first and '}' last, blanks aside: a shape check, not a parse
+ * (docs/FORMAT.md "Audit chain" says why). */
+static bool
+looks_like_object(const char *s)
+{
+	size_t a = 0, b = strlen(s);
+
+	while (a < b && is_blank(s[a]))
+		a++;
+	while (b > a && is_blank(s[b - 1]))
+		b--;
+	return b - a >= 2 && s[a] == '{' && s[b - 1] == '}';
+}
+
+/* {"<key>": "<text>"} within WEB_AUDIT_DETAIL_MAX bytes, text cut on a
+ * character boundary as far as its escapes need. text is well-formed UTF-8.
+ * Returns a string the caller frees, or NULL. */
+static char *
+wrap_detail(const char *key, const char *text, size_t len)
+{
+	size_t out, keep;
+	json_t *o;
+	char *s;
+
+	for (;;) {
+		o = json_pack("{s:s%}", key, text, len);
+		s = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
+		json_decref(o);
+		if (s == NULL || (out = strlen(s)) <= WEB_AUDIT_DETAIL_MAX || len == 0)
+			return s;
+		free(s);
+		/* shrink in proportion to the overshoot, by one byte at least */
+		keep = len * WEB_AUDIT_DETAIL_MAX / out;
+		len = keep < len ? keep : len - 1;
+		while (len > 0 && ((unsigned char)text[len] & 0xc0) == 0x80)
+			len--;
+	}
+}
+
+/* The detail as stored: "{}" for none; an object within bounds as given
+ * (bad bytes replaced); anything else kept for the auditor as a JSON string
+ * inside {"invalid_detail": ...} or {"truncated_detail": ...}, so that
+ * detail is always an object. Returns a string the caller frees, or NULL. */
+static char *
+clean_detail(const char *in)
+{
+	bool cut, object;
+	size_t len;
+	char *s, *w;
+
+	if (in == NULL || *in == '\0')
+		return strdup("{}");
+	if ((s = malloc(WEB_AUDIT_DETAIL_MAX + 1)) == NULL)
+		return NULL;
+	len = utf8_clean(in, WEB_AUDIT_DETAIL_MAX, s, &cut);
+	s[len] = '\0';
+	object = looks_like_object(in);
+	if (object && !cut)
+		return s;
+	w = wrap_detail(object ? "truncated_detail" : "invalid_detail", s, len);
+	free(s);
+	return w;
+}
+
+/* A bounded, well-formed copy of ev, dated at_us; NULL when out of memory. */
+static struct row *
+row_new(const struct web_audit_event *ev, int64_t at_us)
+{
+	const char *in[NF] = { ev->actor, ev->address, ev->action, ev->object, NULL, NULL };
+	char *detail = clean_detail(ev->detail), *p;
+	size_t total = 0, max;
+	struct row *r = NULL;
+	bool cut;
+
+	if (detail == NULL)
+		return NULL;
+	/* an outcome outside the enum is a caller's bug; "failed" claims least */
+	in[F_OUTCOME] = "failed";
+	if ((unsigned)ev->outcome < NVR_ARRAY_LEN(outcome_name))
+		in[F_OUTCOME] = outcome_name[ev->outcome];
+	in[F_DETAIL] = detail;
+	for (int i = 0; i < NF; i++) {
+		in[i] = in[i] != NULL ? in[i] : "";
+		max = i == F_DETAIL ? SIZE_MAX : WEB_AUDIT_FIELD_MAX;
+		total += utf8_clean(in[i], max, NULL, &cut) + 1;
+	}
+	if ((r = malloc(sizeof(*r) + total)) == NULL)
+		goto out;
+	r->next = NULL;
+	r->at_us = at_us;
+	p = r->text;
+	for (int i = 0; i < NF; i++) {
+		max = i == F_DETAIL ? SIZE_MAX : WEB_AUDIT_FIELD_MAX;
+		r->f[i] = p;
+		r->len[i] = utf8_clean(in[i], max, p, &cut);
+		p[r->len[i]] = '\0';
+		p += r->len[i] + 1;
+	}
+out:
+	free(detail);
+	return r;
+}
+
+static int64_t
+realtime_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A whole decimal int64, as PostgreSQL prints one. */
+static bool
+parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
+		return false;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return false;
+	*out = v;
+	return true;
+}
+
+/* ---- the row hash and checkpoint text (docs/FORMAT.md "Audit chain") ---------------- */
+
+/* One field: its length as 4 bytes big-endian, then its bytes. */
+static bool
+put_field(EVP_MD_CTX *md, const void *p, size_t len)
+{
+	uint8_t be[4] = { (uint8_t)(len >> 24), (uint8_t)(len >> 16), (uint8_t)(len >> 8),
+		(uint8_t)len };
+
+	return len <= UINT32_MAX && EVP_DigestUpdate(md, be, 4) == 1 &&
+	    EVP_DigestUpdate(md, p, len) == 1;
+}
+
+/* SHA-256 of "nvr-audit-v1", id and at in decimal, the six text fields,
+ * each field length-prefixed, then prev's 32 bytes. */
+static nvr_err
+row_hash(int64_t id, int64_t at_us, const char *const f[NF], const size_t len[NF],
+    const uint8_t prev[32], uint8_t out[32])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	char num[2][24];
+	unsigned int n = 0;
+	bool ok;
+
+	snprintf(num[0], sizeof(num[0]), "%lld", (long long)id);
+	snprintf(num[1], sizeof(num[1]), "%lld", (long long)at_us);
+	ok = md != NULL && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, ROW_TAG, strlen(ROW_TAG)) == 1 &&
+	    put_field(md, num[0], strlen(num[0])) && put_field(md, num[1], strlen(num[1]));
+	for (int i = 0; ok && i < NF; i++)
+		ok = put_field(md, f[i], len[i]);
+	ok = ok && EVP_DigestUpdate(md, prev, 32) == 1 && EVP_DigestFinal_ex(md, out, &n) == 1 &&
+	    n == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? NVR_OK : NVR_ERR_CRYPTO;
+}
+
+/* What a checkpoint signs: "nvr-audit-checkpoint-v1\n<id>\n<hex sha256>\n".
+ * Returns its length. */
+static size_t
+checkpoint_text(int64_t id, const uint8_t sha[32], char *buf, size_t size)
+{
+	char hex[65];
+	int n;
+
+	nvr_hex_encode(sha, 32, hex);
+	n = snprintf(buf, size, CHECKPOINT_TAG "\n%lld\n%s\n", (long long)id, hex);
+	return n > 0 && (size_t)n < size ? (size_t)n : 0;
+}
+
+/* ---- appending ------------------------------------------------------------------- */
+
+/* stg_db_check, noting first whether PostgreSQL refused the data itself
+ * (SQLSTATE class 22, such as a character the database's encoding lacks)
+ * rather than the statement or the connection. */
+static nvr_err
+tx_check(struct tx *t, PGresult *r, ExecStatusType want, const char *what)
+{
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	bool bad_data = state != NULL && strncmp(state, "22", 2) == 0;
+	nvr_err rc = stg_db_check(t->c, r, want, what);
+
+	if (rc != NVR_OK && bad_data)
+		t->bad_data = true;
+	return rc;
+}
+
+/* BEGIN, the lock and the head in one round trip. READ COMMITTED whatever
+ * the server's default, so that the head is read in a snapshot taken after
+ * the lock. client_encoding is UTF8 for the transaction, as in
+ * web_audit_verify: the hash covers the bytes sent, and verification must
+ * read the same bytes back. */
+static nvr_err
+tx_begin(struct tx *t)
+{
+	PGresult *r = PQexec(t->c,
+	    "BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL client_encoding TO 'UTF8';"
+	    " SELECT pg_advisory_xact_lock(" LOCK_KEY ");"
+	    " SELECT id, encode(sha256, 'hex') FROM audit_log ORDER BY id DESC LIMIT 1");
+	nvr_err rc = tx_check(t, r, PGRES_TUPLES_OK, "audit: reading the head of the log");
+
+	if (rc != NVR_OK)
+		return rc;
+	memset(&t->head, 0, sizeof(t->head));
+	if (PQntuples(r) == 1 && (!parse_i64(PQgetvalue(r, 0, 0), &t->head.id) ||
+				     nvr_hex_decode(PQgetvalue(r, 0, 1), t->head.sha, 32) != NVR_OK)) {
+		nvr_log(NVR_LOG_ERROR, "audit: the head of the log is malformed");
+		rc = NVR_ERR_DB;
+	}
+	PQclear(r);
+	return rc;
+}
+
+/* A COMMIT that fails on a live connection did not happen; one whose
+ * connection is gone may have. */
+static nvr_err
+tx_commit(struct tx *t)
+{
+	PGresult *r = PQexec(t->c, "COMMIT");
+	nvr_err rc = tx_check(t, r, PGRES_COMMAND_OK, "audit: COMMIT");
+
+	if (rc == NVR_OK)
+		PQclear(r);
+	else if (PQstatus(t->c) != CONNECTION_OK)
+		t->unsure = true;
+	return rc;
+}
+
+/* Parameters of one INSERT of up to INSERT_ROWS rows. sha[0] is the head
+ * before them, sha[i + 1] the hash of row i. */
+struct chunk {
+	const char *v[INSERT_ROWS * COLS];
+	int len[INSERT_ROWS * COLS];
+	int fmt[INSERT_ROWS * COLS];
+	char num[INSERT_ROWS][2][24];
+	uint8_t sha[INSERT_ROWS + 1][32];
+	int sql_rows; /* how many rows sql is for (0: not built) */
+	char sql[128 + INSERT_ROWS * 160];
+};
+
+/* `at` goes in as an exact count of microseconds: a text timestamp would be
+ * parsed with the session's settings, and a float could round. */
+static void
+chunk_sql(struct chunk *k, int n)
+{
+	size_t off;
+
+	if (k->sql_rows == n)
+		return;
+	off = (size_t)snprintf(k->sql, sizeof(k->sql), "INSERT INTO audit_log"
+	    " (id, at, actor, address, action, object, outcome, detail, prev_sha256, sha256) VALUES ");
+	for (int i = 0, p = 1; i < n && off < sizeof(k->sql); i++, p += COLS)
+		off += (size_t)snprintf(k->sql + off, sizeof(k->sql) - off,
+		    "%s($%d, 'epoch'::timestamptz + $%d::bigint * interval '1 microsecond',"
+		    " $%d, $%d, $%d, $%d, $%d, $%d, $%d::bytea, $%d::bytea)",
+		    i > 0 ? ", " : "", p, p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7, p + 8, p + 9);
+	k->sql_rows = n;
+}
+
+/* Numbers rows[0..n) after h, hashes them, points the parameters at them,
+ * and moves h to the last. bytea parameters go in binary: 32 raw bytes. */
+static nvr_err
+chunk_fill(struct chunk *k, struct row *const *rows, int n, struct head *h)
+{
+	nvr_err rc;
+
+	memcpy(k->sha[0], h->sha, 32);
+	for (int i = 0; i < n; i++) {
+		const char **v = k->v + (size_t)i * COLS;
+		int *len = k->len + (size_t)i * COLS, *fmt = k->fmt + (size_t)i * COLS;
+		int64_t id = h->id + 1 + i;
+
+		rc = row_hash(id, rows[i]->at_us, rows[i]->f, rows[i]->len, k->sha[i], k->sha[i + 1]);
+		if (rc != NVR_OK)
+			return rc;
+		snprintf(k->num[i][0], sizeof(k->num[i][0]), "%lld", (long long)id);
+		snprintf(k->num[i][1], sizeof(k->num[i][1]), "%lld", (long long)rows[i]->at_us);
+		v[0] = k->num[i][0];
+		v[1] = k->num[i][1];
+		for (int j = 0; j < NF; j++)
+			v[2 + j] = rows[i]->f[j];
+		v[8] = (const char *)k->sha[i];
+		v[9] = (const char *)k->sha[i + 1];
+		memset(len, 0, COLS * sizeof(*len));
+		memset(fmt, 0, COLS * sizeof(*fmt));
+		len[8] = len[9] = 32;
+		fmt[8] = fmt[9] = 1;
+	}
+	h->id += n;
+	memcpy(h->sha, k->sha[n], 32);
+	return NVR_OK;
+}
+
+static nvr_err
+insert_rows(struct tx *t, struct chunk *k, struct row *const *rows, int n)
+{
+	PGresult *r;
+	nvr_err rc;
+
+	if ((rc = chunk_fill(k, rows, n, &t->head)) != NVR_OK)
+		return rc;
+	chunk_sql(k, n);
+	r = PQexecParams(t->c, k->sql, n * COLS, NULL, k->v, k->len, k->fmt, 0);
+	if ((rc = tx_check(t, r, PGRES_COMMAND_OK, "audit: inserting rows")) == NVR_OK)
+		PQclear(r);
+	return rc;
+}
+
+/* Signs the head and records the signature; a checkpoint already there
+ * for that row is kept. */
+static nvr_err
+insert_checkpoint(struct tx *t, const struct stg_signer *s)
+{
+	char text[128], id[24];
+	size_t tlen = checkpoint_text(t->head.id, t->head.sha, text, sizeof(text)), siglen = 0;
+	const char *v[4] = { id, (const char *)t->head.sha, (const char *)stg_signer_fingerprint(s),
+		NULL };
+	int len[4] = { 0, 32, 32, 0 }, fmt[4] = { 0, 1, 1, 1 };
+	uint8_t *sig = NULL;
+	PGresult *r;
+	nvr_err rc;
+
+	/* the rows matter more than their checkpoint: the next one covers them */
+	if (stg_signer_sign(s, text, tlen, &sig, &siglen) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "audit: cannot sign a checkpoint at row %lld; the rows are"
+		    " written without it", (long long)t->head.id);
+		return NVR_OK;
+	}
+	snprintf(id, sizeof(id), "%lld", (long long)t->head.id);
+	v[3] = (const char *)sig;
+	len[3] = (int)siglen;
+	r = PQexecParams(t->c,
+	    "INSERT INTO audit_checkpoints (audit_id, sha256, cert_sha256, signature)"
+	    " VALUES ($1, $2::bytea, $3::bytea, $4::bytea) ON CONFLICT (audit_id) DO NOTHING",
+	    4, NULL, v, len, fmt, 0);
+	if ((rc = tx_check(t, r, PGRES_COMMAND_OK, "audit: writing a checkpoint")) == NVR_OK)
+		PQclear(r);
+	free(sig);
+	return rc;
+}
+
+/* One transaction: rows numbered after the head, then a checkpoint when
+ * the head crossed a multiple of WEB_AUDIT_CHECKPOINT_ROWS (or always, with
+ * force) if there is a signer. Rolled back on failure. */
+static nvr_err
+tx_append(struct tx *t, struct row *const *rows, size_t n, const struct stg_signer *signer, bool force)
+{
+	struct chunk *k = NULL;
+	int64_t before;
+	nvr_err rc;
+
+	if ((rc = tx_begin(t)) != NVR_OK)
+		goto out;
+	if (n > 0 && (k = malloc(sizeof(*k))) == NULL) {
+		rc = NVR_ERR_NOMEM;
+		goto out;
+	}
+	if (k != NULL)
+		k->sql_rows = 0;
+	before = t->head.id;
+	for (size_t i = 0; i < n && rc == NVR_OK; i += INSERT_ROWS)
+		rc = insert_rows(t, k, rows + i, n - i < INSERT_ROWS ? (int)(n - i) : INSERT_ROWS);
+	if (rc == NVR_OK && signer != NULL && t->head.id > 0 &&
+	    (force || t->head.id / WEB_AUDIT_CHECKPOINT_ROWS != before / WEB_AUDIT_CHECKPOINT_ROWS))
+		rc = insert_checkpoint(t, signer);
+	if (rc == NVR_OK)
+		rc = tx_commit(t);
+out:
+	if (rc != NVR_OK && PQtransactionStatus(t->c) != PQTRANS_IDLE && PQstatus(t->c) == CONNECTION_OK)
+		PQclear(PQexec(t->c, "ROLLBACK"));
+	free(k);
+	return rc;
+}
+
+nvr_err
+web_audit_append(PGconn *c, const struct web_audit_event *ev, size_t n, const struct stg_signer *signer)
+{
+	struct tx t = { .c = c };
+	struct row **rows;
+	int64_t now = realtime_us();
+	nvr_err rc = NVR_OK;
+
+	if (PQtransactionStatus(c) != PQTRANS_IDLE) {
+		nvr_log(NVR_LOG_ERROR, "audit: asked to append inside a transaction (a bug); nothing written");
+		return NVR_ERR_INVAL;
+	}
+	if (n == 0)
+		return NVR_OK;
+	if ((rows = calloc(n, sizeof(struct row *))) == NULL)
+		return NVR_ERR_NOMEM;
+	for (size_t i = 0; i < n && rc == NVR_OK; i++)
+		if ((rows[i] = row_new(&ev[i], now)) == NULL)
+			rc = NVR_ERR_NOMEM;
+	if (rc == NVR_OK)
+		rc = tx_append(&t, rows, n, signer, false);
+	for (size_t i = 0; i < n; i++)
+		free(rows[i]);
+	free(rows);
+	if (rc != NVR_OK)
+		nvr_log(NVR_LOG_ERROR, "audit: %zu events not written: %s", n, nvr_err_str(rc));
+	return rc;
+}
+
+/* ---- the writer thread -------------------------------------------------------------- */
+
+struct web_audit {
+	pthread_t thread;
+	pthread_mutex_t lock; /* protects every field from head down to sock */
+	pthread_cond_t wake; /* for the thread: events queued, a flush, stop */
+	pthread_cond_t done; /* for flush and stop: a batch done, the thread ended */
+	struct row *head, **tail;
+	size_t queued, in_flight; /* waiting, and being written (both count against the bound) */
+	uint64_t accepted, finished; /* events ever queued, and taken off it for good */
+	uint64_t written, lost;
+	uint64_t burst_lost; /* lost since the queue was last below half full */
+	bool stop, exited;
+	int64_t stop_deadline, retry_at; /* monotonic ms */
+	int sock;                        /* the connection's socket, or -1: stop may cut it */
+	/* set at start, read-only after */
+	char *conninfo;
+	const struct stg_signer *signer;
+	int wake_fd[2]; /* written at stop: cuts short a connection attempt */
+	/* owned by the thread */
+	PGconn *db;
+	bool unsure;       /* a COMMIT's answer was lost ... */
+	struct head sent;  /* ... that would have made this the head ... */
+	size_t sent_rows;  /* ... with this many rows from the front of the queue */
+};
+
+static struct timespec
+monotonic_ts(int64_t ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	return ts;
+}
+
+static void
+drop_db(struct web_audit *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->sock = -1;
+	pthread_mutex_unlock(&a->lock);
+	PQfinish(a->db);
+	a->db = NULL;
+}
+
+/* A live connection, or false. While stopping (deadline > 0) an attempt
+ * takes no longer than the time left; before, stop interrupts it. */
+static bool
+ensure_db(struct web_audit *a, int64_t deadline)
+{
+	int64_t timeout = CONNECT_TIMEOUT_MS, left = deadline - nvr_monotonic_ms();
+	PGconn *c = NULL;
+	char why[256];
+	nvr_err rc;
+
+	if (a->db != NULL && PQstatus(a->db) == CONNECTION_OK)
+		return true;
+	if (a->db != NULL)
+		drop_db(a);
+	if (deadline > 0 && left <= 0)
+		return false;
+	if (deadline > 0 && left < timeout)
+		timeout = left;
+	rc = stg_db_connect(a->conninfo, timeout, deadline > 0 ? -1 : a->wake_fd[0], &c, why,
+	    sizeof(why));
+	if (rc != NVR_OK) {
+		if (rc != NVR_ERR_INTERRUPTED)
+			nvr_log_ex(NVR_LOG_WARNING, why, NULL,
+			    "audit: PostgreSQL unreachable; events wait in the queue");
+		return false;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->db = c;
+	a->sock = PQsocket(c);
+	pthread_mutex_unlock(&a->lock);
+	return true;
+}
+
+static void
+note_unsure(struct web_audit *a, const struct tx *t, size_t rows)
+{
+	if (!t->unsure)
+		return;
+	a->unsure = true;
+	a->sent = t->head;
+	a->sent_rows = rows;
+}
+
+/* After a lost COMMIT answer: were those rows written? No other writer can
+ * make the row (id, sha256) it would have made. Sets *done to the rows from
+ * the front of the queue that are in; false if it could not ask. */
+static bool
+settle_unsure(struct web_audit *a, size_t *done)
+{
+	char id[24];
+	const char *v[2] = { id, (const char *)a->sent.sha };
+	int len[2] = { 0, 32 }, fmt[2] = { 0, 1 };
+	PGresult *r;
+
+	snprintf(id, sizeof(id), "%lld", (long long)a->sent.id);
+	r = PQexecParams(a->db, "SELECT 1 FROM audit_log WHERE id = $1 AND sha256 = $2::bytea", 2,
+	    NULL, v, len, fmt, 0);
+	if (stg_db_check(a->db, r, PGRES_TUPLES_OK, "audit: checking an unanswered COMMIT") != NVR_OK) {
+		if (PQstatus(a->db) != CONNECTION_OK)
+			drop_db(a);
+		return false;
+	}
+	*done = PQntuples(r) == 1 ? a->sent_rows : 0;
+	PQclear(r);
+	a->unsure = false;
+	return true;
+}
+
+/* After PostgreSQL refused a batch's data: each row alone, so that only
+ * the rows it refuses are dropped (and logged). Returns the rows done. */
+static size_t
+write_each(struct web_audit *a, struct row **rows, size_t n, uint64_t *dropped)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct tx t = { .c = a->db };
+
+		if (tx_append(&t, rows + i, 1, a->signer, false) == NVR_OK)
+			continue;
+		if (!t.bad_data || PQstatus(a->db) != CONNECTION_OK) {
+			note_unsure(a, &t, 1);
+			if (PQstatus(a->db) != CONNECTION_OK)
+				drop_db(a);
+			return i;
+		}
+		nvr_log(NVR_LOG_ERROR, "audit: PostgreSQL refused an event (%s by %s); it is dropped",
+		    rows[i]->f[F_ACTION], rows[i]->f[F_ACTOR]);
+		(*dropped)++;
+	}
+	return n;
+}
+
+/* Writes rows[0..n) in one transaction. Returns how many from the front
+ * are done with (written, or refused and dropped); the others wait. */
+static size_t
+write_batch(struct web_audit *a, struct row **rows, size_t n, int64_t deadline, uint64_t *dropped)
+{
+	struct tx t = { 0 };
+	size_t done = 0;
+
+	if (!ensure_db(a, deadline))
+		return 0;
+	if (a->unsure && (!settle_unsure(a, &done) || done > 0))
+		return done < n ? done : n;
+	t.c = a->db;
+	if (tx_append(&t, rows, n, a->signer, false) == NVR_OK)
+		return n;
+	note_unsure(a, &t, n);
+	if (PQstatus(a->db) != CONNECTION_OK) {
+		drop_db(a);
+		return 0;
+	}
+	return t.bad_data ? write_each(a, rows, n, dropped) : 0;
+}
+
+/* Takes up to BATCH events from the front of the queue. Called locked. */
+static size_t
+take_batch(struct web_audit *a, struct row **batch)
+{
+	size_t n = 0;
+
+	while (a->head != NULL && n < BATCH) {
+		batch[n++] = a->head;
+		a->head = a->head->next;
+	}
+	if (a->head == NULL)
+		a->tail = &a->head;
+	a->queued -= n;
+	a->in_flight = n;
+	return n;
+}
+
+/* Frees the events done, puts the others back in front, in order, and
+ * wakes flushers. Returns the events lost in a burst that is over (to log
+ * once the lock is let go), or 0. Called locked. */
+static uint64_t
+finish_batch(struct web_audit *a, struct row **batch, size_t n, size_t done, uint64_t dropped)
+{
+	uint64_t burst = 0;
+
+	for (size_t i = 0; i < done; i++)
+		free(batch[i]);
+	for (size_t i = n; i > done; i--) {
+		batch[i - 1]->next = a->head;
+		if (a->head == NULL)
+			a->tail = &batch[i - 1]->next;
+		a->head = batch[i - 1];
+	}
+	a->queued += n - done;
+	a->in_flight = 0;
+	a->finished += done;
+	a->written += done - dropped;
+	a->lost += dropped;
+	if (a->burst_lost > 0 && a->queued < WEB_AUDIT_QUEUE_MAX / 2) {
+		burst = a->burst_lost;
+		a->burst_lost = 0;
+	}
+	pthread_cond_broadcast(&a->done);
+	return burst;
+}
+
+/* Waits for work until the next retry, a tick, or the stop deadline. Called locked. */
+static void
+idle(struct web_audit *a, int64_t now)
+{
+	int64_t until = a->head == NULL ? now + TICK_MS : a->retry_at;
+	struct timespec ts;
+
+	if (a->stop && until > a->stop_deadline)
+		until = a->stop_deadline;
+	ts = monotonic_ts(until);
+	pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+}
+
+/* One batch, written unlocked; with backoff while the database is away.
+ * Called locked. */
+static void
+write_next(struct web_audit *a, struct nvr_backoff *bo)
+{
+	struct row *batch[BATCH];
+	int64_t deadline = a->stop ? a->stop_deadline : 0;
+	size_t n = take_batch(a, batch), done;
+	uint64_t dropped = 0, burst;
+
+	pthread_mutex_unlock(&a->lock);
+	done = write_batch(a, batch, n, deadline, &dropped);
+	pthread_mutex_lock(&a->lock);
+	burst = finish_batch(a, batch, n, done, dropped);
+	if (done < n) {
+		a->retry_at = nvr_monotonic_ms() + nvr_backoff_next(bo);
+	} else {
+		a->retry_at = 0;
+		nvr_backoff_reset(bo);
+	}
+	if (burst > 0) {
+		pthread_mutex_unlock(&a->lock);
+		nvr_log(NVR_LOG_ERROR, "audit: the queue has room again; %llu events were lost while it"
+		    " was full", (unsigned long long)burst);
+		pthread_mutex_lock(&a->lock);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct web_audit *a = arg;
+	struct nvr_backoff bo;
+	struct tx t = { 0 };
+	int64_t now;
+	bool drained;
+
+	/* named, for top -H, perf and gdb */
+	pthread_setname_np(pthread_self(), "nvr-audit");
+	nvr_backoff_init(&bo, 250, 10000);
+	pthread_mutex_lock(&a->lock);
+	for (;;) {
+		now = nvr_monotonic_ms();
+		if (a->stop && (a->head == NULL || now >= a->stop_deadline))
+			break;
+		if (a->head == NULL || now < a->retry_at)
+			idle(a, now);
+		else
+			write_next(a, &bo);
+	}
+	drained = a->head == NULL;
+	pthread_mutex_unlock(&a->lock);
+	/* the rows written since the last checkpoint are signed too */
+	if (drained && a->signer != NULL && a->db != NULL) {
+		t.c = a->db;
+		tx_append(&t, NULL, 0, a->signer, true);
+	}
+	pthread_mutex_lock(&a->lock);
+	a->exited = true;
+	pthread_cond_broadcast(&a->done);
+	pthread_mutex_unlock(&a->lock);
+	return NULL;
+}
+
+static void
+writer_free(struct web_audit *a)
+{
+	struct row *r;
+
+	while ((r = a->head) != NULL) {
+		a->head = r->next;
+		free(r);
+	}
+	if (a->db != NULL)
+		PQfinish(a->db);
+	for (int i = 0; i < 2; i++)
+		if (a->wake_fd[i] >= 0)
+			close(a->wake_fd[i]);
+	if (a->conninfo != NULL) {
+		OPENSSL_cleanse(a->conninfo, strlen(a->conninfo));
+		free(a->conninfo);
+	}
+	pthread_mutex_destroy(&a->lock);
+	pthread_cond_destroy(&a->wake);
+	pthread_cond_destroy(&a->done);
+	free(a);
+}
+
+nvr_err
+web_audit_start(const char *conninfo, const struct stg_signer *signer, struct web_audit **out)
+{
+	struct web_audit *a = calloc(1, sizeof(*a));
+	pthread_condattr_t ca;
+
+	*out = NULL;
+	if (a == NULL)
+		return NVR_ERR_NOMEM;
+	a->tail = &a->head;
+	a->sock = a->wake_fd[0] = a->wake_fd[1] = -1;
+	a->signer = signer;
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines come from nvr_monotonic_ms */
+	pthread_cond_init(&a->wake, &ca);
+	pthread_cond_init(&a->done, &ca);
+	pthread_condattr_destroy(&ca);
+	if ((a->conninfo = strdup(conninfo)) == NULL) {
+		writer_free(a);
+		return NVR_ERR_NOMEM;
+	}
+	if (pipe2(a->wake_fd, O_CLOEXEC | O_NONBLOCK) != 0 ||
+	    pthread_create(&a->thread, NULL, writer_main, a) != 0) {
+		nvr_log(NVR_LOG_ERROR, "audit: cannot start the writer thread: %s", strerror(errno));
+		writer_free(a);
+		return NVR_ERR_INTERNAL;
+	}
+	*out = a;
+	return NVR_OK;
+}
+
+void
+web_audit_record(struct web_audit *a, const struct web_audit_event *ev)
+{
+	struct row *r = row_new(ev, realtime_us());
+	bool first = false;
+
+	pthread_mutex_lock(&a->lock);
+	if (r != NULL && a->queued + a->in_flight < WEB_AUDIT_QUEUE_MAX) {
+		*a->tail = r;
+		a->tail = &r->next;
+		a->queued++;
+		a->accepted++;
+		pthread_cond_signal(&a->wake);
+		pthread_mutex_unlock(&a->lock);
+		return;
+	}
+	a->lost++;
+	if (r != NULL)
+		first = a->burst_lost++ == 0;
+	pthread_mutex_unlock(&a->lock);
+	if (r == NULL)
+		nvr_log(NVR_LOG_ERROR, "audit: out of memory: an event is lost");
+	else if (first)
+		nvr_log_ex(NVR_LOG_ERROR, NULL, "check that PostgreSQL runs and keeps up",
+		    "audit: the queue is full (%d events wait): new events are lost until it drains",
+		    WEB_AUDIT_QUEUE_MAX);
+	free(r);
+}
+
+nvr_err
+web_audit_flush(struct web_audit *a, int64_t timeout_ms)
+{
+	struct timespec ts = monotonic_ts(nvr_monotonic_ms() + timeout_ms);
+	nvr_err rc = NVR_OK;
+	uint64_t target;
+
+	pthread_mutex_lock(&a->lock);
+	target = a->accepted;
+	pthread_cond_signal(&a->wake);
+	while (a->finished < target && rc == NVR_OK)
+		if (pthread_cond_timedwait(&a->done, &a->lock, &ts) == ETIMEDOUT && a->finished < target)
+			rc = NVR_ERR_DB_UNREACHABLE;
+	pthread_mutex_unlock(&a->lock);
+	return rc;
+}
+
+void
+web_audit_counts(struct web_audit *a, uint64_t *written, uint64_t *lost)
+{
+	pthread_mutex_lock(&a->lock);
+	*written = a->written;
+	*lost = a->lost;
+	pthread_mutex_unlock(&a->lock);
+}
+
+/* A statement on a server that stopped answering would hold stop forever:
+ * past the deadline, the connection's socket is shut down under it (not
+ * closed: the descriptor cannot be reused while the thread still has it). */
+static void
+cut_if_stalled(struct web_audit *a)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&a->lock);
+	ts = monotonic_ts(a->stop_deadline + CUT_GRACE_MS);
+	while (!a->exited && pthread_cond_timedwait(&a->done, &a->lock, &ts) != ETIMEDOUT)
+		;
+	if (!a->exited && a->sock >= 0) {
+		nvr_log(NVR_LOG_WARNING, "audit: PostgreSQL does not answer; the connection is cut");
+		shutdown(a->sock, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
+void
+web_audit_stop(struct web_audit *a)
+{
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = true;
+	a->stop_deadline = nvr_monotonic_ms() + STOP_WAIT_MS;
+	a->retry_at = 0; /* one more try at once, not after the backoff */
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	if (write(a->wake_fd[1], "x", 1) < 0 && errno != EAGAIN)
+		nvr_log(NVR_LOG_WARNING, "audit: cannot wake the writer: %s", strerror(errno));
+	cut_if_stalled(a);
+	pthread_join(a->thread, NULL);
+	if (a->queued > 0) {
+		a->lost += a->queued;
+		nvr_log_ex(NVR_LOG_ERROR, NULL, "check that PostgreSQL runs before stopping nvrd",
+		    "audit: %zu event%s could not be written before stop and %s lost"
+		    " (%llu lost since start)", a->queued, a->queued == 1 ? "" : "s",
+		    a->queued == 1 ? "is" : "are", (unsigned long long)a->lost);
+	}
+	writer_free(a);
+}
+
+/* ---- verification ------------------------------------------------------------------ */
+
+/* A walk over one table in key order, VERIFY_ROWS rows per query; the
+ * query's first column is the key, $1 the last key seen, $2 the limit. */
+struct cursor {
+	const char *sql;
+	PGresult *r;
+	int i, n;
+	int64_t key; /* of the row last returned */
+	bool end;
+};
+
+static const char rows_sql[] =
+	"SELECT id, (extract(epoch from at) * 1000000)::bigint, actor, address, action, object,"
+	" outcome, detail, encode(prev_sha256, 'hex'), encode(sha256, 'hex')"
+	" FROM audit_log WHERE id > $1 ORDER BY id LIMIT $2";
+static const char checkpoints_sql[] =
+	"SELECT audit_id, encode(sha256, 'hex'), encode(cert_sha256, 'hex'), encode(signature, 'hex')"
+	" FROM audit_checkpoints WHERE audit_id > $1 ORDER BY audit_id LIMIT $2";
+
+/* The next row's index in cur->r, or -1 at the end. */
+static nvr_err
+cursor_next(PGconn *c, struct cursor *cur, int *row)
+{
+	char key[24];
+	const char *v[2] = { key, STR(VERIFY_ROWS) };
+
+	*row = -1;
+	if (cur->r != NULL && cur->i == cur->n) {
+		cur->end = cur->n < VERIFY_ROWS;
+		PQclear(cur->r);
+		cur->r = NULL;
+	}
+	if (cur->r == NULL) {
+		if (cur->end)
+			return NVR_OK;
+		snprintf(key, sizeof(key), "%lld", (long long)cur->key);
+		cur->r = PQexecParams(c, cur->sql, 2, NULL, v, NULL, NULL, 0);
+		if (stg_db_check(c, cur->r, PGRES_TUPLES_OK, "audit: reading the log") != NVR_OK) {
+			cur->r = NULL;
+			return NVR_ERR_DB;
+		}
+		cur->i = 0;
+		if ((cur->n = PQntuples(cur->r)) == 0) {
+			cur->end = true;
+			return NVR_OK;
+		}
+	}
+	if (!parse_i64(PQgetvalue(cur->r, cur->i, 0), &cur->key)) {
+		nvr_log(NVR_LOG_ERROR, "audit: a malformed id in the log");
+		return NVR_ERR_DB;
+	}
+	*row = cur->i++;
+	return NVR_OK;
+}
+
+struct walk {
+	PGconn *c;
+	X509 *cert;
+	uint8_t fp[32]; /* cert's SHA-256 */
+	struct cursor rows, cps;
+	int cp;         /* the next checkpoint: its index in cps.r, -1 when none is left */
+	int64_t id;     /* the last row that held (0 before row 1) ... */
+	uint8_t sha[32]; /* ... and its hash */
+	struct web_audit_report *rep;
+};
+
+static nvr_err NVR_PRINTF(3, 4)
+fail(struct web_audit_report *rep, int64_t id, const char *fmt, ...)
+{
+	va_list ap;
+
+	rep->first_bad = id;
+	va_start(ap, fmt);
+	vsnprintf(rep->why, sizeof(rep->why), fmt, ap);
+	va_end(ap);
+	return NVR_ERR_INVAL;
+}
+
+/* Row id came where row w->id + 1 should have. */
+static nvr_err
+gap(struct walk *w, int64_t id)
+{
+	long long want = (long long)w->id + 1, got = (long long)id;
+
+	if (id < want)
+		return fail(w->rep, id, "row %lld is out of place: rows are numbered 1, 2, 3 ..."
+		    " and it comes after row %lld", got, want - 1);
+	if (want == 1 && got == 2)
+		return fail(w->rep, 1, "row 1 is missing: the log starts at row 2 (it was deleted)");
+	if (want == 1)
+		return fail(w->rep, 1, "rows 1 to %lld are missing: the log starts at row %lld"
+		    " (they were deleted)", got - 1, got);
+	if (got == want + 1)
+		return fail(w->rep, want, "row %lld is missing: row %lld comes after row %lld"
+		    " (it was deleted)", want, got, want - 1);
+	return fail(w->rep, want, "rows %lld to %lld are missing: row %lld comes after row %lld"
+	    " (they were deleted)", want, got - 1, got, want - 1);
+}
+
+/* Row i of r: in sequence, linked to the row before, and unchanged. */
+static nvr_err
+check_row(struct walk *w, PGresult *r, int i)
+{
+	const char *f[NF];
+	size_t len[NF];
+	int64_t id, at;
+	uint8_t prev[32], sha[32], want[32];
+
+	if (!parse_i64(PQgetvalue(r, i, 0), &id) || !parse_i64(PQgetvalue(r, i, 1), &at) ||
+	    nvr_hex_decode(PQgetvalue(r, i, 8), prev, 32) != NVR_OK ||
+	    nvr_hex_decode(PQgetvalue(r, i, 9), sha, 32) != NVR_OK)
+		return fail(w->rep, w->id + 1, "row %.24s is malformed", PQgetvalue(r, i, 0));
+	if (id != w->id + 1)
+		return gap(w, id);
+	if (memcmp(prev, w->sha, 32) != 0 && id == 1)
+		return fail(w->rep, 1, "row 1 does not start the chain: its prev_sha256 is not"
+		    " 32 zero bytes (it was forged)");
+	if (memcmp(prev, w->sha, 32) != 0)
+		return fail(w->rep, id, "row %lld does not follow row %lld: its prev_sha256 is not"
+		    " row %lld's hash (a row was inserted, replaced or deleted there)", (long long)id,
+		    (long long)w->id, (long long)w->id);
+	for (int k = 0; k < NF; k++) {
+		f[k] = PQgetvalue(r, i, 2 + k);
+		len[k] = (size_t)PQgetlength(r, i, 2 + k);
+	}
+	if (row_hash(id, at, f, len, prev, want) != NVR_OK)
+		return NVR_ERR_CRYPTO;
+	if (memcmp(want, sha, 32) != 0)
+		return fail(w->rep, id, "row %lld was edited: its hash does not match its contents",
+		    (long long)id);
+	w->id = id;
+	memcpy(w->sha, sha, 32);
+	w->rep->rows++;
+	return NVR_OK;
+}
+
+/* Checkpoint i of r, which names row id, the last row checked: signed by
+ * the trusted certificate, over that row's hash. */
+static nvr_err
+check_checkpoint(struct walk *w, PGresult *r, int i, int64_t id)
+{
+	const char *sighex = PQgetvalue(r, i, 3);
+	size_t siglen = strlen(sighex) / 2, tlen;
+	uint8_t sha[32], fp[32], sig[256];
+	char text[128], hex[65];
+	long long n = (long long)id;
+
+	if (nvr_hex_decode(PQgetvalue(r, i, 1), sha, 32) != NVR_OK ||
+	    nvr_hex_decode(PQgetvalue(r, i, 2), fp, 32) != NVR_OK || siglen > sizeof(sig) ||
+	    nvr_hex_decode(sighex, sig, siglen) != NVR_OK)
+		return fail(w->rep, id, "the checkpoint at row %lld is malformed", n);
+	if (memcmp(fp, w->fp, 32) != 0) {
+		nvr_hex_encode(fp, 32, hex);
+		return fail(w->rep, id, "the checkpoint at row %lld was signed by another key"
+		    " (certificate SHA-256 %s), not the trusted certificate", n, hex);
+	}
+	tlen = checkpoint_text(id, sha, text, sizeof(text));
+	if (stg_sig_verify(w->cert, text, tlen, sig, siglen) != NVR_OK) {
+		ERR_clear_error();
+		return fail(w->rep, id, "the checkpoint at row %lld does not verify: its signature is"
+		    " not the trusted certificate's over its contents (it was forged or edited)", n);
+	}
+	if (memcmp(sha, w->sha, 32) != 0)
+		return fail(w->rep, id, "the log was rewritten up to row %lld: that row's hash is not"
+		    " the one its checkpoint signs (rows up to it were changed and the chain"
+		    " recomputed)", n);
+	w->rep->checkpoints++;
+	return NVR_OK;
+}
+
+/* The checkpoints that name rows up to the last one checked. */
+static nvr_err
+checkpoints_upto(struct walk *w)
+{
+	nvr_err rc;
+
+	while (w->cp >= 0 && w->cps.key <= w->id) {
+		if (w->cps.key != w->id)
+			return fail(w->rep, w->cps.key, "the checkpoint at row %lld is out of place",
+			    (long long)w->cps.key);
+		if ((rc = check_checkpoint(w, w->cps.r, w->cp, w->id)) != NVR_OK ||
+		    (rc = cursor_next(w->c, &w->cps, &w->cp)) != NVR_OK)
+			return rc;
+	}
+	return NVR_OK;
+}
+
+/* Checkpoints left after the last row sign rows that are gone: the
+ * newest rows were deleted. */
+static nvr_err
+tail_missing(struct walk *w)
+{
+	long long from = (long long)w->id + 1, to = (long long)w->cps.key;
+
+	if (from == to)
+		return fail(w->rep, from, "row %lld is missing: a checkpoint signs it, but the log"
+		    " ends at row %lld (the newest rows were deleted)", to, from - 1);
+	return fail(w->rep, from, "rows %lld to %lld are missing: a checkpoint signs row %lld, but"
+	    " the log ends at row %lld (the newest rows were deleted)", from, to, to, from - 1);
+}
+
+nvr_err
+web_audit_verify(PGconn *c, X509 *cert, struct web_audit_report *report)
+{
+	struct walk w = { .c = c, .cert = cert, .rep = report };
+	nvr_err rc;
+	int row = -1;
+
+	memset(report, 0, sizeof(*report));
+	w.rows = (struct cursor){ .sql = rows_sql, .key = INT64_MIN };
+	w.cps = (struct cursor){ .sql = checkpoints_sql, .key = INT64_MIN };
+	if (cert == NULL || stg_cert_fingerprint(cert, w.fp) != NVR_OK)
+		return fail(report, 0, "no certificate to check the checkpoints with");
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		return fail(report, 0, "asked to verify inside a transaction (a bug)");
+	/* one snapshot: rows and checkpoints appended meanwhile are not half-seen */
+	rc = stg_db_exec(c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+			    " SET LOCAL client_encoding TO 'UTF8'", "audit: starting to read the log");
+	if (rc != NVR_OK)
+		return rc;
+	rc = cursor_next(c, &w.cps, &w.cp);
+	while (rc == NVR_OK && (rc = cursor_next(c, &w.rows, &row)) == NVR_OK && row >= 0)
+		if ((rc = check_row(&w, w.rows.r, row)) == NVR_OK)
+			rc = checkpoints_upto(&w);
+	if (rc == NVR_OK && w.cp >= 0)
+		rc = tail_missing(&w);
+	PQclear(w.rows.r);
+	PQclear(w.cps.r);
+	if (PQtransactionStatus(c) != PQTRANS_IDLE)
+		PQclear(PQexec(c, "ROLLBACK"));
+	return rc;
+}

@@ -1,0 +1,60 @@
+/*
+ * http.h: what every API handler uses to read a request and answer it:
+ * bounded bodies and query parameters, JSON replies with the security
+ * headers every response carries, and JSON errors with a stable code.
+ */
+#ifndef NVR_WEB_HTTP_H
+#define NVR_WEB_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <civetweb.h>
+#include <jansson.h>
+
+#include "nvrd/err.h"
+
+#define WEB_BODY_MAX ((size_t)64 * 1024) /* bytes of a JSON request body */
+#define WEB_QUERY_VALUE_MAX 256          /* bytes of one query parameter */
+#define WEB_PAGE_MAX 1000                /* items in one page of a listing */
+#define WEB_PAGE_DEFAULT 100
+
+/*
+ * Sends a complete response: status, the security headers (HSTS, nosniff,
+ * frame denial, CSP, no-store, no referrer), content type and length, any
+ * extra header lines (each ending in CRLF, may be NULL), and the body.
+ * Returns status, for civetweb's begin_request.
+ */
+int web_reply(struct mg_connection *c, int status, const char *type, const char *extra, const void *body,
+    size_t len);
+
+/* Sends json (taking the reference) as application/json. */
+int web_reply_json(struct mg_connection *c, int status, json_t *json, const char *extra);
+
+/* Sends {"error": {"code": code, "message": message}}. code is one of the
+ * stable codes in docs/API.md; message is for people and never holds a
+ * secret. */
+int web_reply_error(struct mg_connection *c, int status, const char *code, const char *extra, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/*
+ * Reads a JSON object body: Content-Type application/json (which, since we
+ * send no CORS headers, a browser cannot send across sites without a
+ * preflight we refuse), at most WEB_BODY_MAX bytes. On failure the error
+ * reply has been sent and NULL is returned. Caller json_decref()s.
+ */
+json_t *web_read_json(struct mg_connection *c);
+
+/*
+ * Copies query parameter name into out (URL-decoded, at most size - 1
+ * bytes). false if it is absent; NVR_ERR_TOOBIG-style failures (too long)
+ * set *bad. Repeated parameters: the first wins.
+ */
+bool web_query(const struct mg_connection *c, const char *name, char *out, size_t size, bool *bad);
+
+/* limit and offset of a listing: ?limit=N (1..WEB_PAGE_MAX) and
+ * ?offset=N (>= 0). false, with the error sent, if either is malformed. */
+bool web_page(struct mg_connection *c, int64_t *limit, int64_t *offset);
+
+#endif

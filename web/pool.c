@@ -1,0 +1,120 @@
+/*
+ * pool.c: a small, fixed-size pool of PostgreSQL connections.
+ * It never logs the conninfo (it may hold a password).
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "nvrd/log.h"
+#include "storage/db.h"
+#include "web/pool.h"
+
+#define CONNECT_TIMEOUT_MS 5000
+
+struct web_pool {
+	char *conninfo;
+	int size;
+	pthread_mutex_t lock; /* protects idle, nidle, out */
+	pthread_cond_t freed;
+	PGconn **idle;        /* connections not in use */
+	int nidle;
+	int out;              /* connections in use, or being made */
+};
+
+nvr_err
+web_pool_new(const char *conninfo, int size, struct web_pool **out)
+{
+	struct web_pool *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (p == NULL || (p->conninfo = strdup(conninfo)) == NULL ||
+	    (p->idle = calloc((size_t)size, sizeof(PGconn *))) == NULL) {
+		web_pool_free(p);
+		return NVR_ERR_NOMEM;
+	}
+	p->size = size;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->freed, NULL);
+	*out = p;
+	return NVR_OK;
+}
+
+void
+web_pool_free(struct web_pool *p)
+{
+	if (p == NULL)
+		return;
+	if (p->idle != NULL) {
+		for (int i = 0; i < p->nidle; i++)
+			PQfinish(p->idle[i]);
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->freed);
+	}
+	free(p->idle);
+	free(p->conninfo);
+	free(p);
+}
+
+static PGconn *
+connect_one(struct web_pool *p)
+{
+	PGconn *c = NULL;
+	char why[256];
+
+	if (stg_db_connect(p->conninfo, CONNECT_TIMEOUT_MS, -1, &c, why, sizeof(why)) != NVR_OK) {
+		nvr_log_ex(NVR_LOG_WARNING, why, NULL, "API: cannot connect to PostgreSQL");
+		return NULL;
+	}
+	return c;
+}
+
+PGconn *
+web_pool_get(struct web_pool *p, int64_t timeout_ms)
+{
+	struct timespec until;
+	PGconn *c = NULL;
+	bool make = false;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += timeout_ms / 1000;
+	until.tv_nsec += (timeout_ms % 1000) * 1000000;
+	if (until.tv_nsec >= 1000000000) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000;
+	}
+	pthread_mutex_lock(&p->lock);
+	while (p->nidle == 0 && p->out >= p->size)
+		if (pthread_cond_timedwait(&p->freed, &p->lock, &until) == ETIMEDOUT)
+			break;
+	if (p->nidle > 0)
+		c = p->idle[--p->nidle];
+	else if (p->out < p->size)
+		make = true;
+	if (c != NULL || make)
+		p->out++;
+	pthread_mutex_unlock(&p->lock);
+	if (make && (c = connect_one(p)) == NULL)
+		web_pool_put(p, NULL); /* gives the slot back */
+	return c;
+}
+
+void
+web_pool_put(struct web_pool *p, PGconn *c)
+{
+	/* A connection left inside a transaction or broken is not reused. */
+	if (c != NULL && (PQstatus(c) != CONNECTION_OK || PQtransactionStatus(c) != PQTRANS_IDLE)) {
+		PQfinish(c);
+		c = NULL;
+	}
+	pthread_mutex_lock(&p->lock);
+	p->out--;
+	if (c != NULL)
+		p->idle[p->nidle++] = c;
+	pthread_cond_signal(&p->freed);
+	pthread_mutex_unlock(&p->lock);
+}

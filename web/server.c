@@ -1,0 +1,370 @@
+/*
+ * server.c: the API server's life cycle and its request pipeline:
+ * host filter, route, authentication, role, handler (docs/API.md).
+ * It holds the TLS key only inside OpenSSL's context, and never logs
+ * request headers (they carry credentials).
+ */
+#include "autoconfig.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/rand.h>
+
+#include "nvrd/log.h"
+#include "nvrd/util.h"
+#include "storage/db.h"
+#include "web/api.h"
+#include "web/auth.h"
+#include "web/http.h"
+#include "web/server_priv.h"
+#include "web/tls.h"
+
+#define NONCE_LIFETIME_MS ((int64_t)5 * 60 * 1000) /* RFC 7616 leaves it to us: long enough for a slow client */
+#define DB_WAIT_MS 5000 /* for a free PostgreSQL connection, then 503 */
+#define MAX_PORTS 16
+
+/* civetweb's own messages (bind failures, TLS handshake errors). */
+static int
+log_message(const struct mg_connection *c, const char *msg)
+{
+	(void)c;
+	nvr_log(NVR_LOG_WARNING, "API: %s", msg);
+	return 1;
+}
+
+static int
+external_ssl_ctx(void **ctx, void *user)
+{
+	struct web_server *s = user;
+
+	/* Called at start (we hand over our context) and at stop (we keep
+	 * ownership: 1 tells civetweb not to free it). */
+	*ctx = s->ssl;
+	return 1;
+}
+
+/* "::ffff:10.1.2.3" -> "10.1.2.3": one spelling per client, for lock-outs
+ * and the audit log. */
+static void
+client_addr(const struct mg_request_info *ri, char *out, size_t size)
+{
+	const char *a = ri->remote_addr;
+
+	if (strncasecmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.') != NULL)
+		a += 7;
+	snprintf(out, size, "%s", a);
+}
+
+static bool
+address_allowed(struct web_server *s, const char *addr)
+{
+	bool ok;
+
+	pthread_rwlock_rdlock(&s->allow_lock);
+	ok = web_hostfilter_allows(s->allow, addr);
+	pthread_rwlock_unlock(&s->allow_lock);
+	return ok;
+}
+
+/* Whether a route path matches; a trailing "*" takes one segment. */
+static bool
+path_match(const char *pattern, const char *path, const char **arg)
+{
+	size_t n = strlen(pattern);
+
+	*arg = NULL;
+	if (n > 0 && pattern[n - 1] == '*') {
+		if (strncmp(pattern, path, n - 1) != 0 || path[n - 1] == '\0' || strchr(path + n - 1, '/') != NULL)
+			return false;
+		*arg = path + n - 1;
+		return true;
+	}
+	return strcmp(pattern, path) == 0;
+}
+
+/* The route for the request; NULL with *path_known when only the method
+ * is wrong (405). */
+static const struct web_route *
+find_route(const char *method, const char *path, const char **arg, bool *path_known)
+{
+	size_t n;
+	const struct web_route *routes = web_routes(&n);
+
+	*path_known = false;
+	for (size_t i = 0; i < n; i++) {
+		if (!path_match(routes[i].path, path, arg))
+			continue;
+		*path_known = true;
+		if (strcmp(routes[i].method, method) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+static bool
+has_users(struct web_server *s, PGconn *db)
+{
+	PGresult *res;
+	bool yes;
+
+	if (atomic_load(&s->has_users))
+		return true;
+	res = PQexec(db, "SELECT EXISTS (SELECT 1 FROM users WHERE removed_at IS NULL AND NOT disabled)");
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "checking for API users") != NVR_OK)
+		return false;
+	yes = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	if (yes)
+		atomic_store(&s->has_users, true);
+	return yes;
+}
+
+static int
+refuse_address(struct web_req *r)
+{
+	web_req_audit(r, "access.address_refused", r->ri->local_uri, WEB_AUDIT_DENIED, NULL);
+	return web_reply_error(r->conn, 403, "address_refused", NULL,
+	    "this client address may not use the API ([web] allow)");
+}
+
+/* First account, authentication, role, handler: with r->db held. */
+static int
+serve(struct web_req *r, const struct web_route *route)
+{
+	int rc;
+
+	if (!has_users(r->srv, r->db))
+		return web_reply_error(r->conn, 503, "no_account", NULL,
+		    "no account exists yet: on the recorder, run  nvrctl user add NAME --role admin  to make the first one");
+	if (route->roles != 0) {
+		if ((rc = web_auth_request(r)) != 0)
+			return rc;
+		if ((route->roles & r->user.role) == 0) {
+			web_req_audit(r, "access.forbidden", r->ri->local_uri, WEB_AUDIT_DENIED, NULL);
+			return web_reply_error(r->conn, 403, "forbidden", NULL, "the %s role may not use %s %s",
+			    web_role_name(r->user.role), r->ri->request_method, r->ri->local_uri);
+		}
+	}
+	return route->handler(r);
+}
+
+static int
+dispatch(struct web_req *r)
+{
+	const struct web_route *route;
+	bool path_known;
+	int rc;
+
+	if (!address_allowed(r->srv, r->addr))
+		return refuse_address(r);
+	route = find_route(r->ri->request_method, r->ri->local_uri, &r->path_arg, &path_known);
+	if (route == NULL && path_known)
+		return web_reply_error(r->conn, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
+		    r->ri->request_method, r->ri->local_uri);
+	if (route == NULL)
+		return web_reply_error(r->conn, 404, "not_found", NULL, "no such endpoint: %s", r->ri->local_uri);
+	if ((r->db = web_pool_get(r->srv->pool, DB_WAIT_MS)) == NULL)
+		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable or busy; try again");
+	rc = serve(r, route);
+	web_pool_put(r->srv->pool, r->db);
+	r->db = NULL;
+	return rc;
+}
+
+static int
+begin_request(struct mg_connection *conn)
+{
+	struct web_req r = {
+		.conn = conn,
+		.ri = mg_get_request_info(conn),
+		.srv = mg_get_user_data(mg_get_context(conn)),
+	};
+
+	client_addr(r.ri, r.addr, sizeof(r.addr));
+	return dispatch(&r);
+}
+
+/* [web] listen ("+8443, 127.0.0.1:9443") as civetweb's listening_ports,
+ * every entry TLS ("+8443s,127.0.0.1:9443s"). */
+static nvr_err
+ports_option(const char *listen, char *out, size_t size)
+{
+	char copy[1024], *save = NULL, *tok;
+	size_t used = 0;
+	int n;
+
+	if (strlen(listen) >= sizeof(copy))
+		return NVR_ERR_TOOBIG;
+	snprintf(copy, sizeof(copy), "%s", listen);
+	out[0] = '\0';
+	for (tok = strtok_r(copy, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		tok = nvr_trim(tok);
+		if (*tok == '\0')
+			continue;
+		if (strspn(tok, "0123456789abcdefABCDEF.:[]+") != strlen(tok))
+			return NVR_ERR_INVAL;
+		n = snprintf(out + used, size - used, "%s%ss", used > 0 ? "," : "", tok);
+		if (n < 0 || (size_t)n >= size - used)
+			return NVR_ERR_TOOBIG;
+		used += (size_t)n;
+	}
+	return used > 0 ? NVR_OK : NVR_ERR_INVAL;
+}
+
+/* One line per [web] listen entry, in order, with the port it got (port 0
+ * picks one: tests read it from this line). */
+static void
+log_ports(struct web_server *s)
+{
+	struct mg_server_port ports[MAX_PORTS];
+	int n = mg_get_server_ports(s->mg, MAX_PORTS, ports), i = 0;
+	char copy[1024], *save = NULL, *tok, *colon;
+	const char *where;
+
+	snprintf(copy, sizeof(copy), "%s", s->cfg->web_listen);
+	for (tok = strtok_r(copy, ",", &save); tok != NULL && i < n; tok = strtok_r(NULL, ",", &save)) {
+		tok = nvr_trim(tok);
+		if (*tok == '\0')
+			continue;
+		if ((colon = strrchr(tok, ':')) != NULL && strchr(colon, ']') == NULL) {
+			*colon = '\0';
+			where = tok;
+		} else {
+			where = tok[0] == '+' ? "every IPv4 and IPv6 address" : "every IPv4 address";
+		}
+		nvr_log(NVR_LOG_NOTICE, "HTTPS API listening on %s port %d", where, ports[i++].port);
+	}
+}
+
+static nvr_err
+start_civetweb(struct web_server *s)
+{
+	char ports[1100], threads[16];
+	const char *opts[] = {
+		"listening_ports", ports,
+		"num_threads", threads,
+		"enable_keep_alive", "yes",
+		/* An idle keep-alive client holds a civetweb thread: not for long. */
+		"keep_alive_timeout_ms", "5000",
+		"request_timeout_ms", "30000",
+		"max_request_size", "16384",
+		"listen_backlog", "512",
+		"decode_url", "yes",
+		"tcp_nodelay", "1", /* replies are written whole: Nagle would only add delayed-ACK stalls */
+		"enable_directory_listing", "no",
+		NULL,
+	};
+	struct mg_callbacks cb = {
+		.begin_request = begin_request,
+		.log_message = log_message,
+		.external_ssl_ctx = external_ssl_ctx,
+	};
+	struct mg_init_data init = { .callbacks = &cb, .user_data = s, .configuration_options = opts };
+	struct mg_error_data err = { 0 };
+	char why[256] = "";
+
+	if (ports_option(s->cfg->web_listen, ports, sizeof(ports)) != NVR_OK) {
+		nvr_log_ex(NVR_LOG_ERROR, NULL, "e.g. listen = +8443, or 127.0.0.1:8443, [::1]:8443",
+		    "[web] listen '%s' is not a list of ports or addresses with ports", s->cfg->web_listen);
+		return NVR_ERR_CONFIG;
+	}
+	snprintf(threads, sizeof(threads), "%lld", (long long)s->cfg->web_threads);
+	err.text = why;
+	err.text_buffer_size = sizeof(why);
+	if ((s->mg = mg_start2(&init, &err)) == NULL) {
+		nvr_log_ex(NVR_LOG_ERROR, why, "check [web] listen: is another program using the port?",
+		    "cannot start the HTTPS API");
+		return NVR_ERR_CONFIG;
+	}
+	log_ports(s);
+	return NVR_OK;
+}
+
+nvr_err
+web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, const struct stg_signer *signer,
+    struct web_server **out)
+{
+	struct web_server *s;
+	char why[256];
+	nvr_err rc;
+
+	*out = NULL;
+	if (cfg->web_listen[0] == '\0') {
+		nvr_log(NVR_LOG_NOTICE, "[web] listen is empty: no HTTPS API");
+		return NVR_OK;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NVR_ERR_NOMEM;
+	s->cfg = cfg;
+	s->secret = secret;
+	s->signer = signer;
+	pthread_rwlock_init(&s->allow_lock, NULL);
+	if (web_hostfilter_parse(cfg->web_allow, &s->allow, why, sizeof(why)) != NVR_OK) {
+		nvr_log_ex(NVR_LOG_ERROR, why, NULL, "[web] allow is not a list of addresses and networks");
+		rc = NVR_ERR_CONFIG;
+		goto fail;
+	}
+	if ((rc = web_tls_ensure_cert(cfg->web_tls_cert, cfg->web_tls_key)) != NVR_OK ||
+	    (rc = web_tls_ctx_new(cfg->web_tls_cert, cfg->web_tls_key, cfg->web_tls_compat, &s->ssl)) != NVR_OK ||
+	    (rc = web_digest_new(NONCE_LIFETIME_MS, &s->digest)) != NVR_OK ||
+	    (rc = web_lockout_new((int)cfg->web_lockout_failures, cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
+	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
+	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK)
+		goto fail;
+	if (mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6) == 0) {
+		rc = NVR_ERR_INTERNAL;
+		goto fail;
+	}
+	if ((rc = start_civetweb(s)) != NVR_OK) {
+		mg_exit_library();
+		goto fail;
+	}
+	if (web_hostfilter_count(s->allow) == 0)
+		nvr_log(NVR_LOG_NOTICE, "[web] allow is empty: any client address may try to log in");
+	*out = s;
+	return NVR_OK;
+fail:
+	web_server_stop(s);
+	return rc;
+}
+
+nvr_err
+web_server_set_allow(struct web_server *s, const char *allow)
+{
+	struct web_hostfilter *next = NULL, *old;
+	char why[256];
+
+	if (s == NULL)
+		return NVR_OK;
+	if (web_hostfilter_parse(allow, &next, why, sizeof(why)) != NVR_OK) {
+		nvr_log_ex(NVR_LOG_ERROR, why, NULL, "[web] allow not changed: the new list is invalid");
+		return NVR_ERR_CONFIG;
+	}
+	pthread_rwlock_wrlock(&s->allow_lock);
+	old = s->allow;
+	s->allow = next;
+	pthread_rwlock_unlock(&s->allow_lock);
+	web_hostfilter_free(old);
+	return NVR_OK;
+}
+
+void
+web_server_stop(struct web_server *s)
+{
+	if (s == NULL)
+		return;
+	if (s->mg != NULL) {
+		mg_stop(s->mg);
+		mg_exit_library();
+	}
+	web_audit_stop(s->audit);
+	web_pool_free(s->pool);
+	web_lockout_free(s->lockout);
+	web_digest_free(s->digest);
+	SSL_CTX_free(s->ssl);
+	web_hostfilter_free(s->allow);
+	pthread_rwlock_destroy(&s->allow_lock);
+	free(s);
+}

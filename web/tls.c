@@ -1,0 +1,151 @@
+/*
+ * tls.c: the API's TLS context and its first-start certificate.
+ * It never logs key material; only certificate fingerprints.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "nvrd/encode.h"
+#include "nvrd/log.h"
+#include "nvrd/util.h"
+#include "storage/sign.h"
+#include "web/tls.h"
+
+/* Self-signed certificates are replaced by a CA-signed one in production;
+ * two years keeps a forgotten one from living forever. */
+#define SELF_SIGNED_DAYS 730
+
+static void
+log_ssl_error(const char *what, const char *path)
+{
+	char buf[256] = "unknown reason";
+	unsigned long e = ERR_peek_last_error();
+
+	if (e != 0)
+		ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	nvr_log_ex(NVR_LOG_ERROR, buf, NULL, "%s %s", what, path ? path : "");
+}
+
+static nvr_err
+make_self_signed(const char *cert_path, const char *key_path)
+{
+	char host[128] = "localhost", cn[160], san[400];
+	struct stg_cert_ext ext[] = {
+		{ NID_basic_constraints, "critical,CA:FALSE" },
+		{ NID_key_usage, "critical,digitalSignature" },
+		{ NID_ext_key_usage, "serverAuth" },
+		{ NID_subject_alt_name, san },
+	};
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *cert = NULL;
+	uint8_t fp[32];
+	char hex[65];
+	nvr_err rc = NVR_ERR_CRYPTO;
+
+	gethostname(host, sizeof(host) - 1);
+	snprintf(cn, sizeof(cn), "nvr %s", host);
+	snprintf(san, sizeof(san), "DNS:%s,DNS:localhost,IP:127.0.0.1,IP:::1", host);
+	if (key == NULL || (cert = stg_cert_self_signed(key, cn, SELF_SIGNED_DAYS, ext, NVR_ARRAY_LEN(ext))) == NULL)
+		goto out;
+	if ((rc = stg_pem_write(key_path, 0600, key, NULL)) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "cannot write the TLS key %s: %s", key_path, strerror(errno));
+		goto out;
+	}
+	if ((rc = stg_pem_write(cert_path, 0644, NULL, cert)) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "cannot write the TLS certificate %s: %s", cert_path, strerror(errno));
+		unlink(key_path);
+		goto out;
+	}
+	if (stg_cert_fingerprint(cert, fp) == NVR_OK) {
+		nvr_hex_encode(fp, sizeof(fp), hex);
+		nvr_log_ex(NVR_LOG_WARNING, NULL,
+		    "check this fingerprint when a browser or client first connects, or install a CA-signed "
+		    "certificate with nvrctl tls csr and nvrctl tls install",
+		    "created a self-signed TLS certificate %s for the API (SHA-256 %s)", cert_path, hex);
+	}
+out:
+	if (rc == NVR_ERR_CRYPTO)
+		log_ssl_error("cannot make a TLS certificate", cert_path);
+	X509_free(cert);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
+nvr_err
+web_tls_ensure_cert(const char *cert_path, const char *key_path)
+{
+	bool have_cert = access(cert_path, F_OK) == 0, have_key = access(key_path, F_OK) == 0;
+
+	if (have_cert && have_key)
+		return NVR_OK;
+	if (have_cert != have_key) {
+		nvr_log_ex(NVR_LOG_ERROR, NULL,
+		    "restore the missing file, or remove both to have a new self-signed certificate made",
+		    "the TLS %s %s exists but its %s %s does not", have_cert ? "certificate" : "key",
+		    have_cert ? cert_path : key_path, have_cert ? "key" : "certificate", have_cert ? key_path : cert_path);
+		return NVR_ERR_CONFIG;
+	}
+	return make_self_signed(cert_path, key_path);
+}
+
+static nvr_err
+load_pair(SSL_CTX *ctx, const char *cert_path, const char *key_path)
+{
+	struct stat st;
+
+	if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
+		log_ssl_error("cannot use the TLS certificate", cert_path);
+		return NVR_ERR_CONFIG;
+	}
+	if (stat(key_path, &st) == 0 && (st.st_mode & 077) != 0)
+		nvr_log_ex(NVR_LOG_WARNING, NULL, "chmod 600 it", "the TLS key %s is readable by group or others",
+		    key_path);
+	if (SSL_CTX_use_PrivateKey_file(ctx, key_path, SSL_FILETYPE_PEM) != 1) {
+		log_ssl_error("cannot use the TLS key", key_path);
+		return NVR_ERR_CONFIG;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		log_ssl_error("the TLS certificate does not match its key:", key_path);
+		return NVR_ERR_CONFIG;
+	}
+	return NVR_OK;
+}
+
+nvr_err
+web_tls_ctx_new(const char *cert_path, const char *key_path, bool compat, SSL_CTX **out)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+	const char *ciphers = compat ? WEB_TLS12_CIPHERS ":" WEB_TLS12_COMPAT_CIPHERS : WEB_TLS12_CIPHERS;
+	nvr_err rc = NVR_ERR_CRYPTO;
+
+	*out = NULL;
+	if (ctx == NULL || SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+	    SSL_CTX_set_cipher_list(ctx, ciphers) != 1 || SSL_CTX_set_ciphersuites(ctx, WEB_TLS13_SUITES) != 1 ||
+	    SSL_CTX_set1_groups_list(ctx, WEB_TLS_GROUPS) != 1) {
+		log_ssl_error("cannot set the TLS policy", NULL);
+		goto out;
+	}
+	/* No compression (CRIME), no client-initiated renegotiation (a cheap
+	 * CPU attack), and our order of suites, not the client's. */
+	SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	if ((rc = load_pair(ctx, cert_path, key_path)) != NVR_OK)
+		goto out;
+	if (compat)
+		nvr_log_ex(NVR_LOG_WARNING, NULL, "set [web] tls_compat = no once every client supports AEAD suites",
+		    "[web] tls_compat is on: TLS 1.2 clients may use CBC suites");
+	*out = ctx;
+	ctx = NULL;
+out:
+	SSL_CTX_free(ctx);
+	return rc;
+}

@@ -1,0 +1,45 @@
+/*
+ * tls.h: the API's TLS policy and certificate.
+ *
+ * TLS 1.2 and 1.3 only. TLS 1.2 with ECDHE key exchange and an AEAD cipher
+ * (AES-GCM, ChaCha20-Poly1305) only, as NIST SP 800-52r2 3.3.1 lists them;
+ * [web] tls_compat adds ECDHE suites with CBC and SHA-2 for old clients.
+ * Never RSA key exchange, SHA-1 MACs, RC4, 3DES or NULL.
+ */
+#ifndef NVR_WEB_TLS_H
+#define NVR_WEB_TLS_H
+
+#include <stdbool.h>
+
+#include <openssl/ssl.h>
+
+#include "nvrd/err.h"
+
+/* The TLS 1.2 suites, strongest first (OpenSSL names). */
+#define WEB_TLS12_CIPHERS \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:" \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:" \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256"
+#define WEB_TLS12_COMPAT_CIPHERS \
+	"ECDHE-ECDSA-AES256-SHA384:ECDHE-RSA-AES256-SHA384:" \
+	"ECDHE-ECDSA-AES128-SHA256:ECDHE-RSA-AES128-SHA256"
+#define WEB_TLS13_SUITES "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_128_GCM_SHA256"
+#define WEB_TLS_GROUPS "X25519:P-256:P-384"
+
+/*
+ * Makes the certificate and key when neither file exists: a new P-256 key
+ * (mode 0600) and a self-signed certificate for this host's name,
+ * localhost, 127.0.0.1 and ::1, logged as a warning with its SHA-256
+ * fingerprint. Nothing when both exist; an error (logged) when only one
+ * does.
+ */
+nvr_err web_tls_ensure_cert(const char *cert_path, const char *key_path);
+
+/*
+ * A server SSL_CTX with the policy above, the certificate chain and the
+ * key (checked to match). The caller owns *out (SSL_CTX_free). Failures
+ * are logged with OpenSSL's reason.
+ */
+nvr_err web_tls_ctx_new(const char *cert_path, const char *key_path, bool compat, SSL_CTX **out);
+
+#endif
