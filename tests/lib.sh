@@ -90,6 +90,7 @@ unlike() {
 
 bail_out() {
 	echo "Bail out! $*"
+	_tap_failed=$((_tap_failed + 1)) # so that the logs are shown
 	exit 1
 }
 
@@ -159,6 +160,8 @@ start_camsim() {
 # start_recorder [EXTRA CONFIG LINES]: nvrd on the private database, with
 # the test PKI's signing key, its storage under $T/storage; sets NVRD_PID
 # and CTL (nvrctl with this configuration). Needs start_pg and $T/pki.
+# The extra lines go into [storage]. No HTTPS API unless NVR_WEB_LISTEN is
+# set; NVR_WEB_CONF adds lines to [web].
 start_recorder() {
 	mkdir -p "$T/storage" "$T/state"
 	cat >"$T/nvrd.conf" <<EOF
@@ -174,6 +177,11 @@ certificate = $T/pki/recorder-signing.crt
 [ingest]
 timeout = 5s
 reconnect_max = 4s
+[web]
+listen = ${NVR_WEB_LISTEN:-}
+tls_certificate = $T/state/tls.crt
+tls_key = $T/state/tls.key
+${NVR_WEB_CONF:-}
 [storage]
 root = $T/storage
 ${1:-}
@@ -229,6 +237,12 @@ _cleanup() {
 		kill -9 "$p" 2>/dev/null
 	done
 	for d in $_pg_dirs; do "$NVR_PG" stop "$d" >/dev/null 2>&1; done
+	# Daemons built with sanitizers report to their logs, not to the test:
+	# a finding there fails the test.
+	if grep -lE "ERROR: (Address|Leak)Sanitizer|runtime error:" "$T"/*.log >"$T/sanitizer.found" 2>/dev/null; then
+		echo "Bail out! sanitizer finding in $(tr '\n' ' ' <"$T/sanitizer.found")"
+		_tap_failed=$((_tap_failed + 1))
+	fi
 	if [ $_tap_failed -gt 0 ]; then
 		for f in "$T"/*.log "$T"/*/pg/postgres.log; do
 			[ -f "$f" ] || continue
