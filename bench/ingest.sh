@@ -167,6 +167,8 @@ conninfo = "host=$PGHOST user=nvr dbname=$db"
 [signing]
 key = $DIR/state/signing.key
 certificate = $DIR/state/signing.crt
+[web]
+listen =
 [storage]
 root = $DIR/storage-$tag
 ${NVRD_CONF:-}
