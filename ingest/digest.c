@@ -48,49 +48,11 @@ skip_ws(struct cursor *c)
 		c->p++;
 }
 
-static size_t
-token_len(const char *p)
-{
-	size_t n = 0;
-
-	while (p[n] > 32 && p[n] < 127 && strchr("()<>@,;:\\\"/[]?={}", p[n]) == NULL)
-		n++;
-	return n;
-}
-
 /* Reads a token or a quoted-string into out (NUL-terminated, bounded). */
 static bool
 read_value(struct cursor *c, char *out, size_t size)
 {
-	size_t n = 0;
-
-	if (*c->p == '"') {
-		for (c->p++; *c->p && *c->p != '"'; c->p++) {
-			if (*c->p == '\\' && c->p[1] != '\0')
-				c->p++;
-			if (n + 1 >= size) {
-				c->why = "challenge field longer than 255 bytes";
-				return false;
-			}
-			out[n++] = *c->p;
-		}
-		if (*c->p != '"') {
-			c->why = "unterminated quoted string in a challenge";
-			return false;
-		}
-		c->p++;
-	} else {
-		size_t t = token_len(c->p);
-		if (t == 0 || t >= size) {
-			c->why = "bad challenge parameter value";
-			return false;
-		}
-		memcpy(out, c->p, t);
-		n = t;
-		c->p += t;
-	}
-	out[n] = '\0';
-	return true;
+	return nvr_http_read_value(&c->p, out, size, &c->why);
 }
 
 static bool
@@ -132,7 +94,7 @@ static bool
 read_param(struct cursor *c, struct ing_auth_challenge *ch, bool *usable, bool *has_qop)
 {
 	char name[32], value[ING_DIGEST_MAX_FIELD] = "";
-	size_t n = token_len(c->p);
+	size_t n = nvr_http_token_len(c->p);
 
 	if (n == 0 || n >= sizeof(name)) {
 		c->why = "bad challenge parameter name";
@@ -175,7 +137,7 @@ param_follows(const char *p)
 {
 	while (*p == ' ' || *p == '\t' || *p == ',')
 		p++;
-	p += token_len(p);
+	p += nvr_http_token_len(p);
 	while (*p == ' ' || *p == '\t')
 		p++;
 	return *p == '=';
@@ -185,7 +147,7 @@ param_follows(const char *p)
 static bool
 read_challenge(struct cursor *c, struct ing_auth_challenge *ch, bool *usable)
 {
-	size_t n = token_len(c->p);
+	size_t n = nvr_http_token_len(c->p);
 	bool has_qop = false;
 
 	*ch = (struct ing_auth_challenge){ .scheme = ING_AUTH_NONE };

@@ -1,5 +1,6 @@
 /*
- * encode.c: hex and base64.
+ * encode.c: hex, base64, UTF-8, and HTTP header parameter syntax.
+ * The parsers read network input: every length is bounded.
  */
 #include "autoconfig.h"
 
@@ -86,4 +87,76 @@ nvr_b64_decode(const char *in, size_t max, uint8_t **out, size_t *outlen)
 	*out = buf;
 	*outlen = (size_t)n - pad;
 	return NVR_OK;
+}
+
+size_t
+nvr_utf8_len(const unsigned char *s)
+{
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 2; i < n; i++)
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+	return n;
+}
+
+size_t
+nvr_http_token_len(const char *p)
+{
+	size_t n = 0;
+
+	while (p[n] > 32 && p[n] < 127 && strchr("()<>@,;:\\\"/[]?={}", p[n]) == NULL)
+		n++;
+	return n;
+}
+
+bool
+nvr_http_read_value(const char **p, char *out, size_t size, const char **why)
+{
+	const char *s = *p;
+	size_t n = 0, t;
+
+	if (*s == '"') {
+		for (s++; *s != '\0' && *s != '"'; s++) {
+			if (*s == '\\' && s[1] != '\0')
+				s++;
+			if (n + 1 >= size) {
+				*why = "a header parameter is too long";
+				return false;
+			}
+			out[n++] = *s;
+		}
+		if (*s != '"') {
+			*why = "unterminated quoted string in a header parameter";
+			return false;
+		}
+		s++;
+	} else {
+		if ((t = nvr_http_token_len(s)) == 0 || t >= size) {
+			*why = t == 0 ? "a header parameter has no value" : "a header parameter is too long";
+			return false;
+		}
+		memcpy(out, s, t);
+		n = t;
+		s += t;
+	}
+	out[n] = '\0';
+	*p = s;
+	return true;
 }

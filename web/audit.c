@@ -91,37 +91,6 @@ struct tx {
 
 /* ---- events: bounded, well-formed UTF-8 ------------------------------------------ */
 
-/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0 (RFC 3629
- * section 4: no overlong forms, surrogates or values past U+10FFFF; what
- * PostgreSQL accepts in a UTF8 database). s is NUL-terminated, and a NUL
- * ends any sequence, so this never reads past it. */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] < 0xc2 || s[0] > 0xf4)
-		return 0;
-	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-	return n;
-}
-
 /* Copies s into out (NULL: only measures) as well-formed UTF-8, each byte
  * that is not replaced by U+FFFD, and stops before a character that would
  * take it past max bytes (*cut is then true). Returns the length; writes
@@ -134,7 +103,7 @@ utf8_clean(const char *s, size_t max, char *out, bool *cut)
 
 	*cut = false;
 	while (*p != '\0') {
-		n = utf8_len(p);
+		n = nvr_utf8_len(p);
 		take = n > 0 ? n : sizeof(REPLACEMENT) - 1;
 		if (len + take > max) {
 			*cut = true;

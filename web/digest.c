@@ -115,53 +115,6 @@ skip_ws(const char *p)
 	return p;
 }
 
-/* RFC 7230 3.2.6 token characters. */
-static size_t
-token_len(const char *p)
-{
-	size_t n = 0;
-
-	while (p[n] > 32 && p[n] < 127 && strchr("()<>@,;:\\\"/[]?={}", p[n]) == NULL)
-		n++;
-	return n;
-}
-
-/* Reads token or quoted-string at *p into out (bounded, NUL-terminated). */
-static bool
-read_value(const char **p, char *out, size_t size, const char **why)
-{
-	const char *s = *p;
-	size_t n = 0, t;
-
-	if (*s == '"') {
-		for (s++; *s != '\0' && *s != '"'; s++) {
-			if (*s == '\\' && s[1] != '\0')
-				s++;
-			if (n + 1 >= size) {
-				*why = "an Authorization parameter is too long";
-				return false;
-			}
-			out[n++] = *s;
-		}
-		if (*s != '"') {
-			*why = "unterminated quoted string in Authorization";
-			return false;
-		}
-		s++;
-	} else {
-		if ((t = token_len(s)) == 0 || t >= size) {
-			*why = "bad Authorization parameter value";
-			return false;
-		}
-		memcpy(out, s, t);
-		n = t;
-		s += t;
-	}
-	out[n] = '\0';
-	*p = s;
-	return true;
-}
-
 enum field { F_USERNAME, F_REALM, F_NONCE, F_URI, F_RESPONSE, F_CNONCE, F_QOP, F_NC, F_ALG, F_USERHASH, F_N };
 
 static const char *const field_names[F_N] = {
@@ -237,7 +190,7 @@ static bool
 read_param(const char **p, struct web_digest_creds *c, unsigned *seen, const char **why)
 {
 	const char *s = skip_ws(*p);
-	size_t nlen = token_len(s), size;
+	size_t nlen = nvr_http_token_len(s), size;
 	enum field f = field_of(s, nlen);
 	char scratch[WEB_DIGEST_FIELD_MAX], *buf;
 
@@ -252,7 +205,7 @@ read_param(const char **p, struct web_digest_creds *c, unsigned *seen, const cha
 	}
 	s = skip_ws(s);
 	buf = field_buf(c, f, scratch, &size);
-	if (!read_value(&s, buf, size, why))
+	if (!nvr_http_read_value(&s, buf, size, why))
 		return false;
 	if (f != F_N) {
 		if (*seen & (1u << f)) {

@@ -54,38 +54,6 @@ struct scrypt_params {
 	uint32_t r, p;
 };
 
-/* The length of the well-formed UTF-8 sequence at s (1 to 4), or 0 if it is
- * not one (RFC 3629 4: no overlong forms, surrogates or values past
- * U+10FFFF). */
-static size_t
-utf8_len(const unsigned char *s)
-{
-	uint32_t cp;
-	size_t n;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		n = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		n = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		n = 4;
-	else
-		return 0;
-	cp = s[0] & (0x7fu >> n);
-	/* stops at the NUL too: it is not a continuation byte */
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3fu);
-	}
-	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return n;
-}
-
 /* C0 controls and DEL; C1 controls (U+0080 to U+009F) are C2 80 to C2 9F. */
 static bool
 is_control(const unsigned char *s, size_t len)
@@ -104,7 +72,7 @@ web_user_name_problem(const char *name)
 		return "the user name must be 1 to 32 bytes long";
 	/* Names reach JSON, PostgreSQL and the audit log: they must be UTF-8. */
 	for (; *s != '\0'; s += len) {
-		if ((len = utf8_len(s)) == 0)
+		if ((len = nvr_utf8_len(s)) == 0)
 			return "the user name must be valid UTF-8";
 		if (is_control(s, len))
 			return "the user name must not contain control characters";
@@ -126,7 +94,7 @@ count_chars(const char *s, size_t max)
 	size_t n = 0, len;
 
 	for (; *u != '\0' && n <= max; u += len, n++) {
-		if ((len = utf8_len(u)) == 0)
+		if ((len = nvr_utf8_len(u)) == 0)
 			len = 1;
 	}
 	return n;
