@@ -130,7 +130,10 @@ stg_db_check(PGconn *c, PGresult *r, ExecStatusType want, const char *what)
 		nvr_log(NVR_LOG_ERROR, "%s: %s", what, msg);
 		return NVR_ERR_DB;
 	}
-	copy_message(msg, sizeof(msg), PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY));
+	/* libpq's own failures (a lost connection) have no primary field. */
+	copy_message(msg, sizeof(msg),
+	    PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) != NULL ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+	                                                          : PQresultErrorMessage(r));
 	if (PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK)
 		snprintf(msg, sizeof(msg), "unexpected result status %s",
 		    PQresStatus(PQresultStatus(r)));

@@ -45,6 +45,7 @@
 #define COLS 10             /* parameters per inserted row */
 #define INSERT_ROWS 500     /* rows per INSERT: 5000 parameters, under the protocol's 65535 */
 #define BATCH 500           /* events per writer transaction */
+#define CHECKPOINT_EVERY_MS ((int64_t)60 * 1000) /* at most this long without a signed head */
 #define VERIFY_ROWS 1000    /* rows (or checkpoints) per query in web_audit_verify */
 #define CONNECT_TIMEOUT_MS 5000
 #define TICK_MS 1000
@@ -556,6 +557,7 @@ struct web_audit {
 	int wake_fd[2]; /* written at stop: cuts short a connection attempt */
 	/* owned by the thread */
 	PGconn *db;
+	int64_t checkpoint_due; /* monotonic ms; 0: every row written is checkpointed */
 	bool unsure;       /* a COMMIT's answer was lost ... */
 	struct head sent;  /* ... that would have made this the head ... */
 	size_t sent_rows;  /* ... with this many rows from the front of the queue */
@@ -746,6 +748,9 @@ idle(struct web_audit *a, int64_t now)
 	int64_t until = a->head == NULL ? now + TICK_MS : a->retry_at;
 	struct timespec ts;
 
+	if (a->checkpoint_due != 0 && a->checkpoint_due < until)
+		until = a->checkpoint_due;
+
 	if (a->stop && until > a->stop_deadline)
 		until = a->stop_deadline;
 	ts = monotonic_ts(until);
@@ -772,12 +777,31 @@ write_next(struct web_audit *a, struct nvr_backoff *bo)
 		a->retry_at = 0;
 		nvr_backoff_reset(bo);
 	}
+	if (done > 0 && a->checkpoint_due == 0)
+		a->checkpoint_due = nvr_monotonic_ms() + CHECKPOINT_EVERY_MS;
 	if (burst > 0) {
 		pthread_mutex_unlock(&a->lock);
 		nvr_log(NVR_LOG_ERROR, "audit: the queue has room again; %llu events were lost while it"
 		    " was full", (unsigned long long)burst);
 		pthread_mutex_lock(&a->lock);
 	}
+}
+
+/* Signs the head when rows have waited CHECKPOINT_EVERY_MS without one:
+ * rows deleted from the end of the log after the last checkpoint cannot
+ * be detected, so that window is kept short. Called locked. */
+static void
+checkpoint_idle(struct web_audit *a)
+{
+	struct tx t = { .c = a->db };
+
+	a->checkpoint_due = 0;
+	if (a->signer == NULL || a->db == NULL)
+		return;
+	pthread_mutex_unlock(&a->lock);
+	if (tx_append(&t, NULL, 0, a->signer, true) != NVR_OK)
+		drop_db(a);
+	pthread_mutex_lock(&a->lock);
 }
 
 static void *
@@ -797,7 +821,9 @@ writer_main(void *arg)
 		now = nvr_monotonic_ms();
 		if (a->stop && (a->head == NULL || now >= a->stop_deadline))
 			break;
-		if (a->head == NULL || now < a->retry_at)
+		if (a->checkpoint_due != 0 && now >= a->checkpoint_due && a->head == NULL)
+			checkpoint_idle(a);
+		else if (a->head == NULL || now < a->retry_at)
 			idle(a, now);
 		else
 			write_next(a, &bo);

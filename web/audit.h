@@ -6,8 +6,8 @@
  * hash (32 zero bytes before row 1). Writers take a transaction-scoped
  * advisory lock (its key is in docs/FORMAT.md 11.4), read the head, and
  * insert rows numbered from it, so nvrd and nvrctl can both append. Every
- * WEB_AUDIT_CHECKPOINT_ROWS rows (and at stop) the head is signed with the
- * recorder's signing key.
+ * WEB_AUDIT_CHECKPOINT_ROWS rows, a minute after rows without one, and at
+ * stop, the head is signed with the recorder's signing key.
  *
  * nvrd appends through a web_audit writer: callers queue events (never
  * waiting for PostgreSQL) and one thread inserts them in batches, so

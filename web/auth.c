@@ -24,6 +24,7 @@
 #include "web/http.h"
 #include "web/password.h"
 #include "web/server_priv.h"
+#include "web/sesscache.h"
 
 #define TOUCH_SECONDS "30"
 #define HA1_SEALED_LEN (32 + 1 + 64) /* "md5hex:sha256hex" */
@@ -416,6 +417,8 @@ session_user(struct web_req *r, const uint8_t token[WEB_TOKEN_BYTES])
 	nvr_err rc;
 
 	token_hash(token, h);
+	if (web_sesscache_get(r->srv->sessions, h, nvr_monotonic_ms(), &r->user))
+		return NVR_OK;
 	snprintf(idle, sizeof(idle), "%lld", (long long)r->srv->cfg->web_session_idle_ms);
 	res = PQexecParams(r->db,
 	    "WITH s AS (SELECT user_id FROM api_sessions WHERE token_sha256 = $1 AND revoked_at IS NULL "
@@ -428,8 +431,10 @@ session_user(struct web_req *r, const uint8_t token[WEB_TOKEN_BYTES])
 		return rc;
 	rc = PQntuples(res) == 1 ? row_read(res, &row) : NVR_ERR_INVAL;
 	PQclear(res);
-	if (rc == NVR_OK)
+	if (rc == NVR_OK) {
 		r->user = row.u;
+		web_sesscache_put(r->srv->sessions, h, nvr_monotonic_ms(), &r->user);
+	}
 	row_clear(&row);
 	return rc;
 }
@@ -534,6 +539,7 @@ web_auth_logout(struct web_req *r)
 		return NVR_ERR_INVAL;
 	token_hash(token, h);
 	OPENSSL_cleanse(token, sizeof(token));
+	web_sesscache_drop(r->srv->sessions, h);
 	res = PQexecParams(r->db, "UPDATE api_sessions SET revoked_at = now() WHERE token_sha256 = $1 AND revoked_at IS NULL",
 	    1, NULL, p, len, fmt, 0);
 	if (stg_db_check(r->db, res, PGRES_COMMAND_OK, "ending an API session") != NVR_OK)

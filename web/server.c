@@ -311,6 +311,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	    (rc = web_digest_new(NONCE_LIFETIME_MS, &s->digest)) != NVR_OK ||
 	    (rc = web_lockout_new((int)cfg->web_lockout_failures, cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
+	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
 	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK)
 		goto fail;
 	if (mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6) == 0) {
@@ -361,6 +362,7 @@ web_server_stop(struct web_server *s)
 	}
 	web_audit_stop(s->audit);
 	web_pool_free(s->pool);
+	web_sesscache_free(s->sessions);
 	web_lockout_free(s->lockout);
 	web_digest_free(s->digest);
 	SSL_CTX_free(s->ssl);

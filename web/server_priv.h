@@ -21,6 +21,7 @@
 #include "web/hostfilter.h"
 #include "web/lockout.h"
 #include "web/pool.h"
+#include "web/sesscache.h"
 #include "web/server.h"
 
 #define WEB_SESSION_COOKIE "nvr_session"
@@ -36,6 +37,7 @@ struct web_server {
 	struct web_lockout *lockout;
 	struct web_audit *audit;
 	struct web_pool *pool;
+	struct web_sesscache *sessions;
 	uint8_t csrf_key[32]; /* CSRF token = HMAC(csrf_key, session token) */
 
 	pthread_rwlock_t allow_lock; /* protects allow */
