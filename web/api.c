@@ -2,8 +2,7 @@
  * api.c: the one table of API routes and the roles each allows, and what
  * every handler shares (audit, camera grants). A route not in this table
  * does not exist; tests/integration/web.test checks every route against
- * every role from this same table (GET /api/v1/routes is not exposed: the
- * test reads docs/API.md, which a test keeps equal to this table).
+ * every role from docs/API.md's table, which lists the same routes.
  */
 #include "autoconfig.h"
 
@@ -20,6 +19,11 @@ static const struct web_route routes[] = {
 	{ "POST", "/api/v1/session", 0, web_api_session_post, "log in: a session cookie and its CSRF token" },
 	{ "DELETE", "/api/v1/session", WEB_ROLE_ANY, web_api_session_delete, "log out: end this session" },
 	{ "GET", "/api/v1/cameras", WEB_ROLE_WATCH, web_api_cameras, "cameras granted to the caller, with ingest state" },
+	{ "GET", "/api/v1/cameras/*/recordings", WEB_ROLE_WATCH, web_api_recordings,
+	    "a camera's segments overlapping [from, to), and the gaps between them" },
+	{ "GET", "/api/v1/segments/*", WEB_ROLE_WATCH, web_api_segment, "a segment's bytes, as recorded (HTTP Range)" },
+	{ "HEAD", "/api/v1/segments/*", WEB_ROLE_WATCH, web_api_segment, "a segment's size" },
+	{ "GET", "/api/v1/keys/*", WEB_ROLE_WATCH, web_api_key, "a session key sealed to the caller's key holder" },
 	{ "GET", "/api/v1/users", WEB_ROLE_ADMIN, web_api_users, "user accounts" },
 	{ "GET", "/api/v1/audit", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_audit, "the audit log, filtered and paged" },
 };

@@ -49,7 +49,7 @@ struct web_req {
 	PGconn *db;            /* this worker thread's connection */
 	struct web_user user;  /* the authenticated caller */
 	bool via_session;      /* cookie (console) rather than Digest or Basic */
-	const char *path_arg;  /* what matched a route's trailing "*", or NULL */
+	char path_arg[64];     /* what matched the route's first "*", or "" */
 	char addr[64];         /* client address, IPv4-mapped IPv6 shown as IPv4 */
 };
 
@@ -64,7 +64,7 @@ typedef int (*web_handler)(struct web_req *r);
 
 struct web_route {
 	const char *method;
-	const char *path;   /* exact, or ending in "*": one more path segment */
+	const char *path;   /* each "*" matches one path segment */
 	unsigned roles;     /* WEB_ROLE_ bits allowed; 0: no authentication */
 	web_handler handler;
 	const char *doc;    /* one line, for docs/API.md and the matrix test */
@@ -81,5 +81,8 @@ int web_api_session_delete(struct web_req *r);
 int web_api_cameras(struct web_req *r);
 int web_api_users(struct web_req *r);
 int web_api_audit(struct web_req *r);
+int web_api_recordings(struct web_req *r);
+int web_api_segment(struct web_req *r);
+int web_api_key(struct web_req *r);
 
 #endif

@@ -124,8 +124,8 @@ time_filter(struct web_req *r, const char *name, char *out, size_t size, const c
 	*param = NULL;
 	if (!web_query(r->conn, name, v, sizeof(v), &bad) && !bad)
 		return true;
-	if (bad || stg_time_parse(v, &ns) != NVR_OK) {
-		web_reply_error(r->conn, 400, "bad_parameter", NULL, "%s must be a UTC time like 2026-11-22T05:00:00.000000Z", name);
+	if (bad || !web_parse_time(v, &ns)) {
+		web_reply_error(r->conn, 400, "bad_parameter", NULL, "%s must be a UTC time like 2026-11-22T05:00:00Z", name);
 		return false;
 	}
 	snprintf(out, size, "%lld", (long long)(ns / 1000));

@@ -245,11 +245,22 @@ audit_success(struct web_req *r, const char *how)
 
 /* ---- Digest and Basic --------------------------------------------------- */
 
-/* The URI as the client sent it in the request line, for the uri check. */
-static const char *
-request_uri(const struct mg_request_info *ri)
+/* Whether the Digest uri names this request (RFC 7616 3.4.6): its path
+ * URL-decoded as civetweb decodes the request's, its query as sent
+ * (civetweb leaves the query encoded). */
+static bool
+uri_matches(const struct mg_request_info *ri, const char *uri)
 {
-	return ri->request_uri != NULL ? ri->request_uri : "";
+	const char *q = strchr(uri, '?');
+	size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	char path[WEB_DIGEST_URI_MAX];
+
+	if (ri->request_uri == NULL || mg_url_decode(uri, (int)plen, path, sizeof(path), 0) < 0 ||
+	    strcmp(path, ri->request_uri) != 0)
+		return false;
+	if (q == NULL)
+		return ri->query_string == NULL || ri->query_string[0] == '\0';
+	return ri->query_string != NULL && strcmp(q + 1, ri->query_string) == 0;
 }
 
 static int
@@ -279,7 +290,9 @@ auth_digest(struct web_req *r, const char *value)
 		RAND_bytes(rnd, sizeof(rnd));
 		nvr_hex_encode(rnd, c.alg == WEB_DIGEST_MD5 ? 16 : 32, ha1);
 	}
-	res = web_digest_check(r->srv->digest, &c, r->srv->cfg->web_realm, r->ri->request_method, request_uri(r->ri), ha1);
+	res = uri_matches(r->ri, c.uri) ? web_digest_check(r->srv->digest, &c, r->srv->cfg->web_realm,
+	                                      r->ri->request_method, c.uri, ha1)
+	                                : WEB_DIGEST_FOREIGN;
 	OPENSSL_cleanse(ha1, sizeof(ha1));
 	if (res == WEB_DIGEST_OK && known) {
 		r->user = row.u;

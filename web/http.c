@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "nvrd/util.h"
+#include "storage/manifest.h"
 #include "web/http.h"
 
 /* The console is served from this origin only: no inline script, no
@@ -62,6 +63,30 @@ web_reply(struct mg_connection *c, int status, const char *type, const char *ext
 	if (len > 0)
 		mg_write(c, body, len);
 	return status;
+}
+
+int
+web_reply_head(struct mg_connection *c, int status, const char *type, const char *extra, uint64_t len)
+{
+	mg_printf(c, "HTTP/1.1 %d %s\r\n%sContent-Type: %s\r\nContent-Length: %llu\r\n%s\r\n", status,
+	    reason(status), security_headers, type, (unsigned long long)len, extra != NULL ? extra : "");
+	return status;
+}
+
+bool
+web_parse_time(const char *s, int64_t *ns)
+{
+	char full[32];
+	size_t n = strlen(s), frac;
+
+	/* "...:SSZ" or "...:SS.fZ" to "...:SS.ffffffZ", which stg_time_parse reads. */
+	if (n < 20 || n > 27 || s[n - 1] != 'Z')
+		return false;
+	frac = n == 20 ? 0 : n - 21;
+	if (n != 20 && s[19] != '.')
+		return false;
+	snprintf(full, sizeof(full), "%.19s.%.*s%.*sZ", s, (int)frac, s + 20, (int)(6 - frac), "000000");
+	return stg_time_parse(full, ns) == NVR_OK;
 }
 
 int

@@ -29,6 +29,14 @@
 int web_reply(struct mg_connection *c, int status, const char *type, const char *extra, const void *body,
     size_t len);
 
+/* Sends only the status line and headers (as web_reply) for a body of
+ * len bytes that the caller writes next. */
+int web_reply_head(struct mg_connection *c, int status, const char *type, const char *extra, uint64_t len);
+
+/* An RFC 3339 UTC time, "2026-11-22T05:00:00Z" with or without up to 6
+ * digits of fraction, as nanoseconds since the epoch. */
+bool web_parse_time(const char *s, int64_t *ns);
+
 /* Sends json (taking the reference) as application/json. */
 int web_reply_json(struct mg_connection *c, int status, json_t *json, const char *extra);
 

@@ -68,33 +68,44 @@ address_allowed(struct web_server *s, const char *addr)
 	return ok;
 }
 
-/* Whether a route path matches; a trailing "*" takes one segment. */
+/* Whether a route path matches: each "*" stands for one non-empty path
+ * segment; the first one's text is copied into arg (NUL-terminated). */
 static bool
-path_match(const char *pattern, const char *path, const char **arg)
+path_match(const char *pattern, const char *path, char *arg, size_t argsize)
 {
-	size_t n = strlen(pattern);
+	size_t n;
+	bool first = true;
 
-	*arg = NULL;
-	if (n > 0 && pattern[n - 1] == '*') {
-		if (strncmp(pattern, path, n - 1) != 0 || path[n - 1] == '\0' || strchr(path + n - 1, '/') != NULL)
+	arg[0] = '\0';
+	while (*pattern != '\0') {
+		if (*pattern != '*') {
+			if (*pattern++ != *path++)
+				return false;
+			continue;
+		}
+		n = strcspn(path, "/");
+		if (n == 0 || n >= argsize)
 			return false;
-		*arg = path + n - 1;
-		return true;
+		if (first)
+			snprintf(arg, argsize, "%.*s", (int)n, path);
+		first = false;
+		pattern++;
+		path += n;
 	}
-	return strcmp(pattern, path) == 0;
+	return *path == '\0';
 }
 
 /* The route for the request; NULL with *path_known when only the method
  * is wrong (405). */
 static const struct web_route *
-find_route(const char *method, const char *path, const char **arg, bool *path_known)
+find_route(const char *method, const char *path, char *arg, size_t argsize, bool *path_known)
 {
 	size_t n;
 	const struct web_route *routes = web_routes(&n);
 
 	*path_known = false;
 	for (size_t i = 0; i < n; i++) {
-		if (!path_match(routes[i].path, path, arg))
+		if (!path_match(routes[i].path, path, arg, argsize))
 			continue;
 		*path_known = true;
 		if (strcmp(routes[i].method, method) == 0)
@@ -159,7 +170,7 @@ dispatch(struct web_req *r)
 
 	if (!address_allowed(r->srv, r->addr))
 		return refuse_address(r);
-	route = find_route(r->ri->request_method, r->ri->local_uri, &r->path_arg, &path_known);
+	route = find_route(r->ri->request_method, r->ri->local_uri, r->path_arg, sizeof(r->path_arg), &path_known);
 	if (route == NULL && path_known)
 		return web_reply_error(r->conn, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
 		    r->ri->request_method, r->ri->local_uri);
