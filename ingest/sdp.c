@@ -15,6 +15,7 @@
 #include <openssl/crypto.h>
 
 #include "ingest/rtsp.h"
+#include "ingest/mikey.h"
 #include "ingest/sdp.h"
 #include "nvrd/encode.h"
 #include "nvrd/util.h"
@@ -133,6 +134,7 @@ parse_mikey(const char *value, struct ing_sdp_media *m, const char **why)
 	size_t len = 0;
 	GstMIKEYMessage *msg = NULL;
 	const GstMIKEYMapSRTP *cs;
+	const char *mwhy = NULL;
 	nvr_err rc;
 
 	/* "mikey <base64>"; decoded here so that the bytes can be wiped */
@@ -144,11 +146,12 @@ parse_mikey(const char *value, struct ing_sdp_media *m, const char **why)
 		*why = "a=key-mgmt:mikey is not valid base64 or too long";
 		return NVR_ERR_INVAL;
 	}
-	msg = gst_mikey_message_new_from_data(raw, len, NULL, NULL);
+	/* GStreamer's parser can loop forever: see ingest/mikey.h. */
+	msg = ing_mikey_check(raw, len, &mwhy) == NVR_OK ? gst_mikey_message_new_from_data(raw, len, NULL, NULL) : NULL;
 	OPENSSL_cleanse(raw, len);
 	free(raw);
 	if (msg == NULL) {
-		*why = "malformed MIKEY message";
+		*why = mwhy != NULL ? mwhy : "malformed MIKEY message";
 		return NVR_ERR_INVAL;
 	}
 	if ((rc = mikey_suite(msg, m, why)) == NVR_OK && (rc = mikey_key(msg, m, why)) == NVR_OK) {

@@ -3,12 +3,14 @@
 # tests/fuzz/ of the current build folder) for SECONDS over its seed corpus
 # and a scratch corpus in fuzz-corpus/TARGET; a crash goes to
 # SRCDIR/tests/fuzz/ as crash-*, leak-* or timeout-* and fails the run.
+# One input may take at most 10 s: a hang is a failure with its input,
+# not a run that never ends (libFuzzer's default is 20 minutes).
 # Prints one line of figures, or the end of the log on failure.
 t=$1
 secs=$2
 src=$3
 mkdir -p "fuzz-corpus/$t"
-if ASAN_OPTIONS=detect_leaks=1 "./tests/fuzz/fuzz_$t" -max_total_time="$secs" -print_final_stats=1 \
+if ASAN_OPTIONS=detect_leaks=1 "./tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
 	-artifact_prefix="$src/tests/fuzz/" "fuzz-corpus/$t" "$src/tests/fuzz/corpus/$t" >"fuzz-$t.log" 2>&1; then
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz-$t.log")
 	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "fuzz-$t.log")

@@ -338,6 +338,44 @@ START_TEST(sdp_refusals)
 }
 END_TEST
 
+/* MIKEY chains on which GStreamer 1.22's parser never returns (ingest/mikey.h):
+ * refused before it sees them, with a reason, and quickly (the test
+ * timeout catches a hang). */
+START_TEST(mikey_chains_that_hang_gstreamer_refused)
+{
+	/* header: version 1, PSK_INIT, next payload, V/PRF, CSB id (4), #CS 0, map type 0 */
+	static const uint8_t dh_first[] = { 1, 0, 3, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t unknown_first[] = { 1, 0, 200, 0, 0, 0, 0, 1, 0, 0, 0, 0 };
+	/* T (NTP-UTC) then ERR */
+	static const uint8_t t_then_err[] = { 1, 0, 5, 0, 0, 0, 0, 1, 0, 0, 12, 0, 1, 2, 3, 4, 5, 6, 7, 8, 0, 0 };
+	/* KEMAC (NULL enc, NULL mac) holding KEY_DATA whose next payload is ID */
+	static const uint8_t kemac_id[] = { 1, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 6, 6, 0x20, 0, 2, 0xaa, 0xbb, 0,
+		0, 0 };
+	/* what fuzz_sdp found (tests/fuzz/corpus/sdp/regress-mikey-hang) */
+	static const char *found = "AQAFADaktF0BAADJ824oAAAAAAsA7qz0jzio0hsJEPNZG3hMJMPx8BaFrRyxxs0BAAAAFQABAQEBEAIBAQMB"
+				   "CgcBAQgBAQoBAQAAACIAIaAeSR6Q06T2Kp2Wa+zFqgx4SSmBmGKGhSeBhgoZAv24AA==";
+	const struct { const uint8_t *d; size_t n; } msgs[] = {
+		{ dh_first, sizeof(dh_first) }, { unknown_first, sizeof(unknown_first) },
+		{ t_then_err, sizeof(t_then_err) }, { kemac_id, sizeof(kemac_id) },
+	};
+	struct ing_sdp sdp;
+	const char *why;
+	char text[1024], *b64;
+
+	for (size_t i = 0; i <= sizeof(msgs) / sizeof(msgs[0]); i++) {
+		b64 = i < sizeof(msgs) / sizeof(msgs[0]) ? nvr_b64_encode(msgs[i].d, msgs[i].n) : strdup(found);
+		ck_assert_ptr_nonnull(b64);
+		snprintf(text, sizeof(text), "v=0\r\nm=video 0 RTP/SAVP 96\r\na=rtpmap:96 H264/90000\r\n"
+					     "a=key-mgmt:mikey %s\r\n", b64);
+		free(b64);
+		why = NULL;
+		ck_assert_msg(ing_sdp_parse((uint8_t *)text, strlen(text), "rtsp://h/", &sdp, &why) == NVR_ERR_INVAL,
+		    "accepted MIKEY %zu", i);
+		ck_assert_msg(why != NULL && strstr(why, "MIKEY") != NULL, "reason: %s", why ? why : "(none)");
+	}
+}
+END_TEST
+
 int
 main(int argc, char **argv)
 {
@@ -354,6 +392,7 @@ main(int argc, char **argv)
 	tcase_add_test(tc, basic_only_when_allowed);
 	tcase_add_test(tc, challenges_malformed);
 	tcase_add_test(tc, sdp_mikey_and_sdes);
+	tcase_add_test(tc, mikey_chains_that_hang_gstreamer_refused);
 	tcase_add_test(tc, sdp_refusals);
 	suite_add_tcase(s, tc);
 	return harness_run(s);
