@@ -32,6 +32,7 @@
 #include "nvrd/util.h"
 #include "storage/db.h"
 #include "storage/schema.h"
+#include "web/api.h"
 #include "web/server.h"
 
 /* Exit statuses; 78 is sysexits' EX_CONFIG, which the systemd unit lists in
@@ -54,11 +55,12 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: nvrd [-c PATH] [--check-config | --print-config] [--version]\n"
+	    "usage: nvrd [-c PATH] [--check-config | --print-config] [--print-routes] [--version]\n"
 	    "\n"
 	    "  -c, --config PATH  configuration file (default " NVR_CONFIG_DEFAULT_PATH ")\n"
 	    "      --check-config check the configuration, list every error, exit\n"
 	    "      --print-config print the effective configuration (secrets hidden), exit\n"
+	    "      --print-routes print the API's routes and the roles each allows, exit\n"
 	    "  -V, --version      print the version and exit\n"
 	    "  -h, --help         print this help and exit\n"
 	    "\n"
@@ -66,6 +68,28 @@ usage(FILE *f)
 	    "SIGHUP reloads the configuration, SIGUSR1 writes [nvrd] stats_file now.\n"
 	    "Exit status: 0 stopped cleanly, 1 failed,\n"
 	    "2 bad usage, 78 configuration, storage root or database schema unusable.\n");
+}
+
+/* "METHOD PATH ROLE,ROLE" per route (or "-" for none: it logs in), from the
+ * one table in web/api.c: what tests/integration/roles.test walks. */
+static int
+print_routes(void)
+{
+	size_t n;
+	const struct web_route *r = web_routes(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		printf("%s %s ", r[i].method, r[i].path);
+		if (r[i].roles == 0)
+			printf("-");
+		for (unsigned bit = 1, sep = 0; bit <= WEB_ROLE_AUDITOR; bit <<= 1) {
+			if (r[i].roles & bit) {
+				printf("%s%s", sep++ ? "," : "", web_role_name(bit));
+			}
+		}
+		printf("\n");
+	}
+	return 0;
 }
 
 static void
@@ -383,6 +407,7 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 'C' },
 		{ "print-config", no_argument, NULL, 'P' },
+		{ "print-routes", no_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -398,6 +423,7 @@ main(int argc, char **argv)
 			break;
 		case 'C':
 		case 'P':
+		case 'R':
 			mode = opt;
 			break;
 		case 'V':
@@ -420,5 +446,7 @@ main(int argc, char **argv)
 		return check_config(path);
 	if (mode == 'P')
 		return print_config(path);
+	if (mode == 'R')
+		return print_routes();
 	return daemon_main(path);
 }
