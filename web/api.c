@@ -26,6 +26,7 @@ static const struct web_route routes[] = {
 	{ "GET", "/api/v1/keys/*", WEB_ROLE_WATCH, web_api_key, "a session key sealed to the caller's key holder" },
 	{ "GET", "/api/v1/users", WEB_ROLE_ADMIN, web_api_users, "user accounts" },
 	{ "GET", "/api/v1/audit", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_audit, "the audit log, filtered and paged" },
+	{ "GET", "/metrics", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_metrics, "Prometheus metrics (counts only)" },
 };
 
 const struct web_route *

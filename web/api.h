@@ -84,5 +84,6 @@ int web_api_audit(struct web_req *r);
 int web_api_recordings(struct web_req *r);
 int web_api_segment(struct web_req *r);
 int web_api_key(struct web_req *r);
+int web_api_metrics(struct web_req *r);
 
 #endif

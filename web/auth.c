@@ -174,6 +174,7 @@ audit_failure(struct web_req *r, const char *user, const char *reason)
 	};
 
 	web_audit_record(r->srv->audit, &ev);
+	atomic_fetch_add_explicit(&r->srv->auth_failures, 1, memory_order_relaxed);
 	free(text);
 	json_decref(d);
 }

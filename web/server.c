@@ -193,8 +193,13 @@ begin_request(struct mg_connection *conn)
 		.srv = mg_get_user_data(mg_get_context(conn)),
 	};
 
+	int status;
+
 	client_addr(r.ri, r.addr, sizeof(r.addr));
-	return dispatch(&r);
+	status = dispatch(&r);
+	if (status >= 100 && status < WEB_STATUS_MAX)
+		atomic_fetch_add_explicit(&r.srv->requests[status], 1, memory_order_relaxed);
+	return status;
 }
 
 /* [web] listen ("+8443, 127.0.0.1:9443") as civetweb's listening_ports,

@@ -26,6 +26,7 @@
 
 #define WEB_SESSION_COOKIE "nvr_session"
 #define WEB_TOKEN_BYTES 32
+#define WEB_STATUS_MAX 600
 
 struct web_server {
 	const struct nvr_config *cfg;
@@ -46,6 +47,10 @@ struct web_server {
 	/* Until the first user exists every request is refused; once one is
 	 * seen this stays true (a removed last admin is caught by auth). */
 	atomic_bool has_users;
+
+	/* for /metrics */
+	atomic_uint_fast64_t requests[WEB_STATUS_MAX]; /* by status code */
+	atomic_uint_fast64_t auth_failures;
 };
 
 #endif
