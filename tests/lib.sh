@@ -75,7 +75,8 @@ like() {
 	else
 		_result 1 "$3"
 		diag "no match for /$2/ in:"
-		if [ -f "$1" ]; then tail -n 30 "$1" | sed 's/^/# /'; else printf '%s\n' "$1" | tail -n 30 | sed 's/^/# /'; fi
+		# a file without a final newline must not glue the next TAP line to it
+		if [ -f "$1" ]; then tail -n 30 "$1" | sed 's/^/# /'; [ -z "$(tail -c 1 "$1")" ] || echo; else printf '%s\n' "$1" | tail -n 30 | sed 's/^/# /'; fi
 	fi
 }
 

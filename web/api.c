@@ -26,6 +26,9 @@ static const struct web_route routes[] = {
 	{ "GET", "/api/v1/keys/*", WEB_ROLE_WATCH, web_api_key, "a session key sealed to the caller's key holder" },
 	{ "GET", "/api/v1/users", WEB_ROLE_ADMIN, web_api_users, "user accounts" },
 	{ "GET", "/api/v1/audit", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_audit, "the audit log, filtered and paged" },
+	{ "GET", "/api/v1/settings", WEB_ROLE_ADMIN, web_api_settings, "settings changed at run time, and their source" },
+	{ "PUT", "/api/v1/settings/web.allow", WEB_ROLE_ADMIN, web_api_settings_allow,
+	    "set the host filter; refused if it would lock out the caller" },
 	{ "GET", "/metrics", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_metrics, "Prometheus metrics (counts only)" },
 };
 

@@ -85,5 +85,7 @@ int web_api_recordings(struct web_req *r);
 int web_api_segment(struct web_req *r);
 int web_api_key(struct web_req *r);
 int web_api_metrics(struct web_req *r);
+int web_api_settings(struct web_req *r);
+int web_api_settings_allow(struct web_req *r);
 
 #endif

@@ -298,6 +298,37 @@ start_civetweb(struct web_server *s)
 	return NVR_OK;
 }
 
+/* web.allow from the settings table, if an admin set it through the API:
+ * it wins over [web] allow. A value that no longer parses keeps the file's. */
+static void
+load_allow(struct web_server *s)
+{
+	PGconn *db = web_pool_get(s->pool, DB_WAIT_MS);
+	struct web_hostfilter *f = NULL;
+	PGresult *res;
+	json_t *v;
+	char why[256];
+
+	if (db == NULL)
+		return;
+	res = PQexec(db, "SELECT value::text FROM settings WHERE name = 'web.allow'");
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "reading web.allow") == NVR_OK) {
+		v = PQntuples(res) == 1 ? json_loads(PQgetvalue(res, 0, 0), JSON_DECODE_ANY, NULL) : NULL;
+		if (json_is_string(v) && web_hostfilter_parse(json_string_value(v), &f, why, sizeof(why)) == NVR_OK) {
+			web_hostfilter_free(s->allow);
+			s->allow = f;
+			atomic_store(&s->allow_from_db, true);
+			nvr_log(NVR_LOG_NOTICE, "API host filter: '%s', as set through the API ([web] allow is not used)",
+			    json_string_value(v));
+		} else if (v != NULL) {
+			nvr_log(NVR_LOG_ERROR, "the web.allow setting in the database is not valid; using [web] allow");
+		}
+		json_decref(v);
+		PQclear(res);
+	}
+	web_pool_put(s->pool, db);
+}
+
 nvr_err
 web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, const struct stg_signer *signer,
     struct web_server **out)
@@ -330,6 +361,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
 	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK)
 		goto fail;
+	load_allow(s);
 	if (mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6) == 0) {
 		rc = NVR_ERR_INTERNAL;
 		goto fail;
@@ -355,6 +387,11 @@ web_server_set_allow(struct web_server *s, const char *allow)
 
 	if (s == NULL)
 		return NVR_OK;
+	if (atomic_load(&s->allow_from_db)) {
+		nvr_log_ex(NVR_LOG_WARNING, NULL, "see GET /api/v1/settings; change it with PUT /api/v1/settings/web.allow",
+		    "[web] allow in the file is not used: the host filter was set through the API");
+		return NVR_OK;
+	}
 	if (web_hostfilter_parse(allow, &next, why, sizeof(why)) != NVR_OK) {
 		nvr_log_ex(NVR_LOG_ERROR, why, NULL, "[web] allow not changed: the new list is invalid");
 		return NVR_ERR_CONFIG;

@@ -43,6 +43,7 @@ struct web_server {
 
 	pthread_rwlock_t allow_lock; /* protects allow */
 	struct web_hostfilter *allow;
+	atomic_bool allow_from_db;   /* set through the API: [web] allow is ignored */
 
 	/* Until the first user exists every request is refused; once one is
 	 * seen this stays true (a removed last admin is caught by auth). */
