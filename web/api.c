@@ -87,15 +87,18 @@ bool
 web_req_camera_allowed(struct web_req *r, const char *camera_id)
 {
 	char uid[NVR_UUID_STRLEN];
-	const char *p[2] = { uid, camera_id };
+	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
+	const char *p[3] = { uid, camera_id, all };
 	PGresult *res;
 	bool ok;
 
-	if (r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras)
-		return true;
+	/* A camera that does not exist is not allowed either: the same 404.
+	 * Removed cameras stay: their recordings are evidence. */
 	nvr_uuid_format(&r->user.id, uid);
-	res = PQexecParams(r->db, "SELECT 1 FROM user_cameras WHERE user_id = $1 AND camera_id = $2", 2, NULL, p, NULL,
-	    NULL, 0);
+	res = PQexecParams(r->db,
+	    "SELECT 1 FROM cameras c WHERE c.id = $2::uuid AND ($3::boolean OR EXISTS "
+	    " (SELECT 1 FROM user_cameras g WHERE g.user_id = $1::uuid AND g.camera_id = c.id))",
+	    3, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "checking a camera grant") != NVR_OK)
 		return false;
 	ok = PQntuples(res) == 1;

@@ -62,6 +62,14 @@ bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
 
 typedef int (*web_handler)(struct web_req *r);
 
+#define WEB_PAGE_QUERY_PARAMS 8
+
+/* The total of a paged listing: from the count(*) OVER () column col of
+ * res, or, when res is a page past the end, from the same sql (n
+ * parameters p, the last two being limit and offset) asked again for its
+ * first row. */
+int64_t web_page_total(PGconn *db, PGresult *res, const char *sql, int n, const char *const *p, int col);
+
 struct web_route {
 	const char *method;
 	const char *path;   /* each "*" matches one path segment */

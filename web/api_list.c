@@ -41,11 +41,46 @@ page_of(PGresult *res, const char *const *names, int64_t total, int64_t limit, i
 	    "offset", (json_int_t)offset);
 }
 
+int64_t
+web_page_total(PGconn *db, PGresult *res, const char *sql, int n, const char *const *p, int col)
+{
+	const char *q[WEB_PAGE_QUERY_PARAMS];
+	PGresult *again;
+	int64_t total = 0;
+
+	/* count(*) OVER () rides on every row; past the last page no row
+	 * carries it, so the first row is asked for (limit and offset are
+	 * the last two parameters). */
+	if (PQntuples(res) > 0)
+		return strtoll(PQgetvalue(res, 0, col), NULL, 10);
+	if (n < 2 || n > WEB_PAGE_QUERY_PARAMS || strcmp(p[n - 1], "0") == 0)
+		return 0;
+	memcpy(q, p, (size_t)n * sizeof(*q));
+	q[n - 2] = "1";
+	q[n - 1] = "0";
+	again = PQexecParams(db, sql, n, NULL, q, NULL, NULL, 0);
+	if (stg_db_check(db, again, PGRES_TUPLES_OK, "counting a listing") == NVR_OK) {
+		if (PQntuples(again) > 0)
+			total = strtoll(PQgetvalue(again, 0, col), NULL, 10);
+		PQclear(again);
+	}
+	return total;
+}
+
 static int
 db_error(struct web_req *r)
 {
 	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
 }
+
+static const char cameras_sql[] =
+    "SELECT c.id, c.name, c.enabled, coalesce(s.state, 'unknown'), s.last_error, "
+    " to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
+    " s.packets, s.bytes, s.forged, s.replayed, s.lost, s.reconnects, count(*) OVER () "
+    "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
+    "WHERE c.removed_at IS NULL AND ($1::boolean OR c.id IN "
+    " (SELECT camera_id FROM user_cameras WHERE user_id = $2::uuid)) "
+    "ORDER BY c.name LIMIT $3::bigint OFFSET $4::bigint";
 
 int
 web_api_cameras(struct web_req *r)
@@ -63,18 +98,10 @@ web_api_cameras(struct web_req *r)
 	nvr_uuid_format(&r->user.id, uid);
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	snprintf(off, sizeof(off), "%lld", (long long)offset);
-	res = PQexecParams(r->db,
-	    "SELECT c.id, c.name, c.enabled, coalesce(s.state, 'unknown'), s.last_error, "
-	    " to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-	    " s.packets, s.bytes, s.forged, s.replayed, s.lost, s.reconnects, count(*) OVER () "
-	    "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
-	    "WHERE c.removed_at IS NULL AND ($1::boolean OR c.id IN "
-	    " (SELECT camera_id FROM user_cameras WHERE user_id = $2::uuid)) "
-	    "ORDER BY c.name LIMIT $3::bigint OFFSET $4::bigint",
-	    4, NULL, p, NULL, NULL, 0);
+	res = PQexecParams(r->db, cameras_sql, 4, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
 		return db_error(r);
-	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 12), NULL, 10) : 0;
+	total = web_page_total(r->db, res, cameras_sql, 4, p, 12);
 	json_t *j = page_of(res, names, total, limit, offset);
 	for (size_t i = 0; i < json_array_size(json_object_get(j, "items")); i++) {
 		json_t *o = json_array_get(json_object_get(j, "items"), i);
@@ -83,6 +110,11 @@ web_api_cameras(struct web_req *r)
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
 }
+
+static const char users_sql[] =
+    "SELECT id, name, role, all_cameras::text, disabled::text, "
+    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) OVER () "
+    "FROM users WHERE removed_at IS NULL ORDER BY name LIMIT $1::bigint OFFSET $2::bigint";
 
 int
 web_api_users(struct web_req *r)
@@ -98,14 +130,10 @@ web_api_users(struct web_req *r)
 		return 400;
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	snprintf(off, sizeof(off), "%lld", (long long)offset);
-	res = PQexecParams(r->db,
-	    "SELECT id, name, role, all_cameras::text, disabled::text, "
-	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) OVER () "
-	    "FROM users WHERE removed_at IS NULL ORDER BY name LIMIT $1::bigint OFFSET $2::bigint",
-	    2, NULL, p, NULL, NULL, 0);
+	res = PQexecParams(r->db, users_sql, 2, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
 		return db_error(r);
-	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 6), NULL, 10) : 0;
+	total = web_page_total(r->db, res, users_sql, 2, p, 6);
 	j = page_of(res, names, total, limit, offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
@@ -144,6 +172,14 @@ text_filter(struct web_req *r, const char *name, char *out, size_t size, const c
 	return !bad;
 }
 
+static const char audit_sql[] =
+    "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, address, action, "
+    " object, outcome, detail, count(*) OVER () FROM audit_log "
+    "WHERE ($1::bigint IS NULL OR at >= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond') "
+    " AND ($2::bigint IS NULL OR at < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond') "
+    " AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR action = $4) "
+    "ORDER BY id LIMIT $5::bigint OFFSET $6::bigint";
+
 int
 web_api_audit(struct web_req *r)
 {
@@ -161,17 +197,10 @@ web_api_audit(struct web_req *r)
 		return 400;
 	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
 	snprintf(off, sizeof(off), "%lld", (long long)offset);
-	res = PQexecParams(r->db,
-	    "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, address, action, "
-	    " object, outcome, detail, count(*) OVER () FROM audit_log "
-	    "WHERE ($1::bigint IS NULL OR at >= 'epoch'::timestamptz + $1::bigint * interval '1 microsecond') "
-	    " AND ($2::bigint IS NULL OR at < 'epoch'::timestamptz + $2::bigint * interval '1 microsecond') "
-	    " AND ($3::text IS NULL OR actor = $3) AND ($4::text IS NULL OR action = $4) "
-	    "ORDER BY id LIMIT $5::bigint OFFSET $6::bigint",
-	    6, NULL, p, NULL, NULL, 0);
+	res = PQexecParams(r->db, audit_sql, 6, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing the audit log for the API") != NVR_OK)
 		return db_error(r);
-	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 8), NULL, 10) : 0;
+	total = web_page_total(r->db, res, audit_sql, 6, p, 8);
 	j = page_of(res, names, total, limit, offset);
 	PQclear(res);
 	web_req_audit(r, "audit.read", "", WEB_AUDIT_OK, NULL);

@@ -121,36 +121,25 @@ window(struct web_req *r, int64_t *from_ns, int64_t *to_ns)
 	return true;
 }
 
-static PGresult *
-recordings_query(struct web_req *r, int64_t from_ns, int64_t to_ns, const char *stream, int64_t limit,
-    int64_t offset)
-{
-	char from[24], to[24], lim[24], off[24];
-	const char *p[6] = { r->path_arg, from, to, stream, lim, off };
-
-	snprintf(from, sizeof(from), "%lld", (long long)(from_ns / 1000));
-	snprintf(to, sizeof(to), "%lld", (long long)(to_ns / 1000));
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	snprintf(off, sizeof(off), "%lld", (long long)offset);
-	/* Overlap with [from, to): the start before `to` uses the btree on
-	 * (stream, lower(time_range)); no segment is longer than 1 hour. */
-	return PQexecParams(r->db,
-	    "SELECT g.id, s.name, g.seq, (extract(epoch FROM lower(g.time_range)) * 1000000)::bigint, "
-	    " (extract(epoch FROM upper(g.time_range)) * 1000000)::bigint, g.bytes, g.packets, g.key_id, "
-	    " g.clean_start, g.tag_verified, g.forged, g.lost, count(*) OVER () "
-	    "FROM segments g JOIN streams s ON s.id = g.stream_id "
-	    "WHERE s.camera_id = $1::uuid AND ($4::text IS NULL OR s.name = $4) "
-	    " AND lower(g.time_range) < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond' "
-	    " AND lower(g.time_range) >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' - interval '1 hour' "
-	    " AND upper(g.time_range) > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' "
-	    "ORDER BY s.name, lower(g.time_range) LIMIT $5::bigint OFFSET $6::bigint",
-	    6, NULL, p, NULL, NULL, 0);
-}
+/* Overlap with [from, to): the start before `to` uses the btree on
+ * (stream, lower(time_range)); no segment is longer than 1 hour.
+ * Parameters: camera, from, to (microseconds), stream or NULL, limit, offset. */
+static const char recordings_sql[] =
+    "SELECT g.id, s.name, g.seq, (extract(epoch FROM lower(g.time_range)) * 1000000)::bigint, "
+    " (extract(epoch FROM upper(g.time_range)) * 1000000)::bigint, g.bytes, g.packets, g.key_id, "
+    " g.clean_start, g.tag_verified, g.forged, g.lost, count(*) OVER () "
+    "FROM segments g JOIN streams s ON s.id = g.stream_id "
+    "WHERE s.camera_id = $1::uuid AND ($4::text IS NULL OR s.name = $4) "
+    " AND lower(g.time_range) < 'epoch'::timestamptz + $3::bigint * interval '1 microsecond' "
+    " AND lower(g.time_range) >= 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' - interval '1 hour' "
+    " AND upper(g.time_range) > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond' "
+    "ORDER BY s.name, lower(g.time_range) LIMIT $5::bigint OFFSET $6::bigint";
 
 int
 web_api_recordings(struct web_req *r)
 {
-	char stream[WEB_QUERY_VALUE_MAX];
+	char stream[WEB_QUERY_VALUE_MAX], from[24], to[24], lim[24], off[24];
+	const char *p[6] = { r->path_arg, from, to, NULL, lim, off };
 	bool bad = false, has_stream;
 	int64_t from_ns, to_ns, limit, offset, total;
 	struct span sp = { "", 0 };
@@ -164,12 +153,20 @@ web_api_recordings(struct web_req *r)
 	if (!window(r, &from_ns, &to_ns) || !web_page(r->conn, &limit, &offset))
 		return 400;
 	has_stream = web_query(r->conn, "stream", stream, sizeof(stream), &bad);
-	res = recordings_query(r, from_ns, to_ns, has_stream && !bad ? stream : NULL, limit, offset);
+	if (bad)
+		return web_reply_error(r->conn, 400, "bad_parameter", NULL, "stream is longer than %zu bytes",
+		    sizeof(stream) - 1);
+	snprintf(from, sizeof(from), "%lld", (long long)(from_ns / 1000));
+	snprintf(to, sizeof(to), "%lld", (long long)(to_ns / 1000));
+	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
+	snprintf(off, sizeof(off), "%lld", (long long)offset);
+	p[3] = has_stream ? stream : NULL;
+	res = PQexecParams(r->db, recordings_sql, 6, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing recordings for the API") != NVR_OK)
 		return db_error(r);
 	items = json_array();
 	gaps = json_array();
-	total = PQntuples(res) > 0 ? strtoll(PQgetvalue(res, 0, 12), NULL, 10) : 0;
+	total = web_page_total(r->db, res, recordings_sql, 6, p, 12);
 	for (int i = 0; i < PQntuples(res); i++)
 		add_segment(res, i, &sp, from_ns, to_ns, items, gaps);
 	/* The last stream's tail is known only on the last page. */

@@ -51,15 +51,15 @@ member(json_t *body, const char *name, size_t max)
 int
 web_api_session_post(struct web_req *r)
 {
-	json_t *body = web_read_json(r->conn), *reply;
+	int status = 400;
+	json_t *body = web_read_json(r->conn, &status), *reply;
 	const char *name, *password;
 	char token[65], csrf[65], cookie[256];
 	int64_t expires = 0;
 	nvr_err rc;
-	int status;
 
 	if (body == NULL)
-		return 400;
+		return status;
 	name = member(body, "user", WEB_USER_MAX);
 	password = member(body, "password", 256);
 	if (name == NULL || password == NULL) {
@@ -68,7 +68,7 @@ web_api_session_post(struct web_req *r)
 		    "the body must be {\"user\": \"...\", \"password\": \"...\"}");
 	}
 	rc = web_auth_login(r, name, password, token, csrf, &expires);
-	json_decref(body); /* jansson does not wipe: the password's copy is freed, as civetweb's buffer is reused */
+	json_decref(body); /* jansson cannot wipe its copy of the password: it is freed here */
 	if (rc == NVR_ERR_DB)
 		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
 	if (rc != NVR_OK)
@@ -77,6 +77,7 @@ web_api_session_post(struct web_req *r)
 	    "Set-Cookie: " WEB_SESSION_COOKIE "=%s; Path=/; Max-Age=%lld; Secure; HttpOnly; SameSite=Strict\r\n", token,
 	    (long long)(r->srv->cfg->web_session_lifetime_ms / 1000));
 	OPENSSL_cleanse(token, sizeof(token));
+	r->via_session = true; /* what the caller holds from now on */
 	reply = whoami(r);
 	json_object_set_new(reply, "csrf_token", json_string(csrf));
 	json_object_set_new(reply, "expires_at", json_integer(expires));

@@ -72,12 +72,13 @@ value_detail(const char *text, char *out, size_t size)
 int
 web_api_settings_allow(struct web_req *r)
 {
-	json_t *body = web_read_json(r->conn), *v;
+	int status = 400;
+	json_t *body = web_read_json(r->conn, &status), *v;
 	struct web_hostfilter *next = NULL, *old;
 	char why[256], text[WEB_HOSTFILTER_MAX_TEXT], detail[WEB_HOSTFILTER_MAX_TEXT + 64];
 
 	if (body == NULL)
-		return 400;
+		return status;
 	v = json_object_get(body, "value");
 	if (!json_is_string(v))
 		snprintf(why, sizeof(why), "the body must be {\"value\": \"10.0.0.0/8, ::1\"}");

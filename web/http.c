@@ -51,6 +51,9 @@ web_reply(struct mg_connection *c, int status, const char *type, const char *ext
 		mg_printf(c, "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
 		return 500;
 	}
+	/* HEAD: the same headers, no body (RFC 9110 9.3.2). */
+	if (strcmp(mg_get_request_info(c)->request_method, "HEAD") == 0)
+		len = 0;
 	/* One write for head and body: one TLS record, one segment. */
 	if (len > 0 && len <= WEB_REPLY_JOIN_MAX && (buf = malloc((size_t)n + len)) != NULL) {
 		memcpy(buf, head, (size_t)n);
@@ -125,7 +128,7 @@ is_json_type(const char *type)
 }
 
 json_t *
-web_read_json(struct mg_connection *c)
+web_read_json(struct mg_connection *c, int *status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	char *buf = NULL;
@@ -135,16 +138,16 @@ web_read_json(struct mg_connection *c)
 	json_error_t err;
 
 	if (!is_json_type(mg_get_header(c, "Content-Type"))) {
-		web_reply_error(c, 415, "unsupported_media_type", NULL, "the request body must be application/json");
+		*status = web_reply_error(c, 415, "unsupported_media_type", NULL, "the request body must be application/json");
 		return NULL;
 	}
 	if (ri->content_length < 0 || (uint64_t)ri->content_length > WEB_BODY_MAX) {
-		web_reply_error(c, ri->content_length < 0 ? 411 : 413, "body_size", NULL,
+		*status = web_reply_error(c, ri->content_length < 0 ? 411 : 413, "body_size", NULL,
 		    "a JSON body with a Content-Length of at most %zu bytes is required", WEB_BODY_MAX);
 		return NULL;
 	}
 	if ((buf = malloc((size_t)ri->content_length + 1)) == NULL) {
-		web_reply_error(c, 503, "internal", NULL, "out of memory");
+		*status = web_reply_error(c, 503, "internal", NULL, "out of memory");
 		return NULL;
 	}
 	while (len < (size_t)ri->content_length && (n = mg_read(c, buf + len, (size_t)ri->content_length - len)) > 0)
@@ -154,7 +157,7 @@ web_read_json(struct mg_connection *c)
 	free(buf);
 	if (j == NULL || !json_is_object(j)) {
 		json_decref(j);
-		web_reply_error(c, 400, "bad_json", NULL, "the body is not a JSON object%s%s",
+		*status = web_reply_error(c, 400, "bad_json", NULL, "the body is not a JSON object%s%s",
 		    len == (size_t)ri->content_length ? ": " : " (truncated)",
 		    len == (size_t)ri->content_length ? err.text : "");
 		return NULL;

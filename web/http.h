@@ -50,9 +50,10 @@ int web_reply_error(struct mg_connection *c, int status, const char *code, const
  * Reads a JSON object body: Content-Type application/json (which, since we
  * send no CORS headers, a browser cannot send across sites without a
  * preflight we refuse), at most WEB_BODY_MAX bytes. On failure the error
- * reply has been sent and NULL is returned. Caller json_decref()s.
+ * reply has been sent, *status is its status, and NULL is returned.
+ * Caller json_decref()s.
  */
-json_t *web_read_json(struct mg_connection *c);
+json_t *web_read_json(struct mg_connection *c, int *status);
 
 /*
  * Copies query parameter name into out (URL-decoded, at most size - 1
