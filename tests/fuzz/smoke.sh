@@ -10,7 +10,8 @@ t=$1
 secs=$2
 src=$3
 mkdir -p "fuzz-corpus/$t"
-if ASAN_OPTIONS=detect_leaks=1 "./tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
+if ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS="suppressions=$src/tests/fuzz/lsan-fuzz.supp:print_suppressions=0" \
+	"./tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -print_final_stats=1 \
 	-artifact_prefix="$src/tests/fuzz/" "fuzz-corpus/$t" "$src/tests/fuzz/corpus/$t" >"fuzz-$t.log" 2>&1; then
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "fuzz-$t.log")
 	rss=$(sed -n 's/^stat::peak_rss_mb: *//p' "fuzz-$t.log")
