@@ -87,22 +87,21 @@ web_api_cameras(struct web_req *r)
 {
 	static const char *const names[] = { "id", "name", "enabled", "state", "last_error", "since", "#packets",
 		"#bytes", "#forged", "#replayed", "#lost", "#reconnects", NULL };
-	char uid[NVR_UUID_STRLEN], lim[24], off[24];
+	char uid[NVR_UUID_STRLEN];
 	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
-	const char *p[4] = { all, uid, lim, off };
-	int64_t limit, offset, total;
+	struct web_page pg;
+	const char *p[4] = { all, uid, pg.limit_text, pg.offset_text };
+	int64_t total;
 	PGresult *res;
 
-	if (!web_page(r->conn, &limit, &offset))
+	if (!web_page(r->conn, &pg))
 		return 400;
 	nvr_uuid_format(&r->user.id, uid);
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	snprintf(off, sizeof(off), "%lld", (long long)offset);
 	res = PQexecParams(r->db, cameras_sql, 4, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
 		return db_error(r);
 	total = web_page_total(r->db, res, cameras_sql, 4, p, 12);
-	json_t *j = page_of(res, names, total, limit, offset);
+	json_t *j = page_of(res, names, total, pg.limit, pg.offset);
 	for (size_t i = 0; i < json_array_size(json_object_get(j, "items")); i++) {
 		json_t *o = json_array_get(json_object_get(j, "items"), i);
 		json_object_set_new(o, "enabled", json_boolean(strcmp(json_string_value(json_object_get(o, "enabled")), "t") == 0));
@@ -120,21 +119,19 @@ int
 web_api_users(struct web_req *r)
 {
 	static const char *const names[] = { "id", "name", "role", "all_cameras", "disabled", "created_at", NULL };
-	char lim[24], off[24];
-	const char *p[2] = { lim, off };
-	int64_t limit, offset, total;
+	struct web_page pg;
+	const char *p[2] = { pg.limit_text, pg.offset_text };
+	int64_t total;
 	PGresult *res;
 	json_t *j;
 
-	if (!web_page(r->conn, &limit, &offset))
+	if (!web_page(r->conn, &pg))
 		return 400;
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	snprintf(off, sizeof(off), "%lld", (long long)offset);
 	res = PQexecParams(r->db, users_sql, 2, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
 		return db_error(r);
 	total = web_page_total(r->db, res, users_sql, 2, p, 6);
-	j = page_of(res, names, total, limit, offset);
+	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
 }
@@ -185,23 +182,22 @@ web_api_audit(struct web_req *r)
 {
 	static const char *const names[] = { "#id", "at", "actor", "address", "action", "object", "outcome", "detail",
 		NULL };
-	char since[24], until[24], actor[WEB_QUERY_VALUE_MAX], action[WEB_QUERY_VALUE_MAX], lim[24], off[24];
-	const char *p[6] = { NULL, NULL, NULL, NULL, lim, off };
-	int64_t limit, offset, total;
+	char since[24], until[24], actor[WEB_QUERY_VALUE_MAX], action[WEB_QUERY_VALUE_MAX];
+	struct web_page pg;
+	const char *p[6] = { NULL, NULL, NULL, NULL, pg.limit_text, pg.offset_text };
+	int64_t total;
 	PGresult *res;
 	json_t *j;
 
-	if (!web_page(r->conn, &limit, &offset) || !time_filter(r, "since", since, sizeof(since), &p[0]) ||
+	if (!web_page(r->conn, &pg) || !time_filter(r, "since", since, sizeof(since), &p[0]) ||
 	    !time_filter(r, "until", until, sizeof(until), &p[1]) ||
 	    !text_filter(r, "actor", actor, sizeof(actor), &p[2]) || !text_filter(r, "action", action, sizeof(action), &p[3]))
 		return 400;
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	snprintf(off, sizeof(off), "%lld", (long long)offset);
 	res = PQexecParams(r->db, audit_sql, 6, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing the audit log for the API") != NVR_OK)
 		return db_error(r);
 	total = web_page_total(r->db, res, audit_sql, 6, p, 8);
-	j = page_of(res, names, total, limit, offset);
+	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
 	web_req_audit(r, "audit.read", "", WEB_AUDIT_OK, NULL);
 	return web_reply_json(r->conn, 200, j, NULL);

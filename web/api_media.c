@@ -138,10 +138,11 @@ static const char recordings_sql[] =
 int
 web_api_recordings(struct web_req *r)
 {
-	char stream[WEB_QUERY_VALUE_MAX], from[24], to[24], lim[24], off[24];
-	const char *p[6] = { r->path_arg, from, to, NULL, lim, off };
+	char stream[WEB_QUERY_VALUE_MAX], from[24], to[24];
+	struct web_page pg;
+	const char *p[6] = { r->path_arg, from, to, NULL, pg.limit_text, pg.offset_text };
 	bool bad = false, has_stream;
-	int64_t from_ns, to_ns, limit, offset, total;
+	int64_t from_ns, to_ns, total;
 	struct span sp = { "", 0 };
 	json_t *items, *gaps;
 	PGresult *res;
@@ -150,7 +151,7 @@ web_api_recordings(struct web_req *r)
 		return 404;
 	if (!web_req_camera_allowed(r, r->path_arg))
 		return not_found(r, "camera", "recording.list");
-	if (!window(r, &from_ns, &to_ns) || !web_page(r->conn, &limit, &offset))
+	if (!window(r, &from_ns, &to_ns) || !web_page(r->conn, &pg))
 		return 400;
 	has_stream = web_query(r->conn, "stream", stream, sizeof(stream), &bad);
 	if (bad)
@@ -158,8 +159,6 @@ web_api_recordings(struct web_req *r)
 		    sizeof(stream) - 1);
 	snprintf(from, sizeof(from), "%lld", (long long)(from_ns / 1000));
 	snprintf(to, sizeof(to), "%lld", (long long)(to_ns / 1000));
-	snprintf(lim, sizeof(lim), "%lld", (long long)limit);
-	snprintf(off, sizeof(off), "%lld", (long long)offset);
 	p[3] = has_stream ? stream : NULL;
 	res = PQexecParams(r->db, recordings_sql, 6, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing recordings for the API") != NVR_OK)
@@ -170,13 +169,13 @@ web_api_recordings(struct web_req *r)
 	for (int i = 0; i < PQntuples(res); i++)
 		add_segment(res, i, &sp, from_ns, to_ns, items, gaps);
 	/* The last stream's tail is known only on the last page. */
-	if (sp.stream[0] != '\0' && offset + PQntuples(res) >= total && to_ns - sp.end_ns > GAP_TOLERANCE_NS)
+	if (sp.stream[0] != '\0' && pg.offset + PQntuples(res) >= total && to_ns - sp.end_ns > GAP_TOLERANCE_NS)
 		json_array_append_new(gaps, gap(sp.stream, sp.end_ns, to_ns));
 	PQclear(res);
 	web_req_audit(r, "recording.list", r->path_arg, WEB_AUDIT_OK, NULL);
 	return web_reply_json(r->conn, 200,
 	    json_pack("{s:o,s:o,s:I,s:I,s:I}", "items", items, "gaps", gaps, "total", (json_int_t)total, "limit",
-	        (json_int_t)limit, "offset", (json_int_t)offset),
+	        (json_int_t)pg.limit, "offset", (json_int_t)pg.offset),
 	    NULL);
 }
 

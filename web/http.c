@@ -199,9 +199,13 @@ page_param(struct mg_connection *c, const char *name, int64_t min, int64_t max, 
 }
 
 bool
-web_page(struct mg_connection *c, int64_t *limit, int64_t *offset)
+web_page(struct mg_connection *c, struct web_page *pg)
 {
-	*limit = WEB_PAGE_DEFAULT;
-	*offset = 0;
-	return page_param(c, "limit", 1, WEB_PAGE_MAX, limit) && page_param(c, "offset", 0, 1000000000, offset);
+	pg->limit = WEB_PAGE_DEFAULT;
+	pg->offset = 0;
+	if (!page_param(c, "limit", 1, WEB_PAGE_MAX, &pg->limit) || !page_param(c, "offset", 0, 1000000000, &pg->offset))
+		return false;
+	snprintf(pg->limit_text, sizeof(pg->limit_text), "%lld", (long long)pg->limit);
+	snprintf(pg->offset_text, sizeof(pg->offset_text), "%lld", (long long)pg->offset);
+	return true;
 }

@@ -62,8 +62,15 @@ json_t *web_read_json(struct mg_connection *c, int *status);
  */
 bool web_query(const struct mg_connection *c, const char *name, char *out, size_t size, bool *bad);
 
-/* limit and offset of a listing: ?limit=N (1..WEB_PAGE_MAX) and
- * ?offset=N (>= 0). false, with the error sent, if either is malformed. */
-bool web_page(struct mg_connection *c, int64_t *limit, int64_t *offset);
+/* A listing's page: ?limit=N (1..WEB_PAGE_MAX) and ?offset=N (>= 0), as
+ * numbers and as text for SQL parameters. */
+struct web_page {
+	int64_t limit, offset;
+	char limit_text[24], offset_text[24];
+};
+
+/* Reads the page of this request; false, with the error sent, if either
+ * parameter is malformed. */
+bool web_page(struct mg_connection *c, struct web_page *pg);
 
 #endif
