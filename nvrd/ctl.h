@@ -31,6 +31,9 @@ PGconn *nvr_ctl_db(struct nvr_ctl *ctl);
 /* The recorder secret, made (owned like its folder) if it does not exist. */
 struct stg_secret *nvr_ctl_secret(struct nvr_ctl *ctl);
 
+/* "nvrctl:<login>": who made a change from the machine, for the audit log. */
+void nvr_ctl_actor(char *out, size_t size);
+
 /* Prints "nvrctl: message" (and "  hint: ..." when hint is set) to stderr. */
 void nvr_ctl_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -43,5 +46,6 @@ int nvr_ctl_keyholder(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_user(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_audit(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_tls(struct nvr_ctl *ctl, int argc, char **argv);
 
 #endif

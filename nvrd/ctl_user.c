@@ -7,7 +7,6 @@
 #include "autoconfig.h"
 
 #include <getopt.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,17 +29,6 @@ struct user_opts {
 	const char *keyholder; /* key holder name */
 };
 
-/* "nvrctl:<login>": who made a change from the machine, for the audit log. */
-static void
-actor(char *out, size_t size)
-{
-	/* nvrctl has one thread: getpwuid's static buffer is safe here. */
-	// cppcheck-suppress getpwuidCalled
-	struct passwd *pw = getpwuid(geteuid());
-
-	snprintf(out, size, "nvrctl:%s", pw != NULL ? pw->pw_name : "?");
-}
-
 static nvr_err
 audit(PGconn *db, const char *action, const char *object, const char *detail)
 {
@@ -50,7 +38,7 @@ audit(PGconn *db, const char *action, const char *object, const char *detail)
 		.detail = detail,
 	};
 
-	actor(who, sizeof(who));
+	nvr_ctl_actor(who, sizeof(who));
 	return web_audit_append(db, &ev, 1, NULL);
 }
 

@@ -206,6 +206,7 @@ reload(struct nvrd *d)
 		d->cfg->web_allow = next->web_allow;
 		next->web_allow = t;
 	}
+	web_server_reload_tls(d->web);
 out:
 	nvr_config_free(next);
 	nvr_notify("READY=1");

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,16 @@ own_like_folder(const char *path)
 	if (copy != NULL && geteuid() == 0 && stat(dirname(copy), &st) == 0 && chown(path, st.st_uid, st.st_gid) != 0)
 		nvr_ctl_error(NULL, "cannot give %s to the owner of its folder: %s", path, strerror(errno));
 	free(copy);
+}
+
+void
+nvr_ctl_actor(char *out, size_t size)
+{
+	/* nvrctl has one thread: getpwuid's static buffer is safe here. */
+	// cppcheck-suppress getpwuidCalled
+	struct passwd *pw = getpwuid(geteuid());
+
+	snprintf(out, size, "nvrctl:%s", pw != NULL ? pw->pw_name : "?");
 }
 
 struct stg_secret *
@@ -160,6 +171,9 @@ usage(FILE *f)
 	    "  user passwd NAME [--password-file FILE|-]\n"
 	    "  user remove NAME\n"
 	    "  audit verify [--trust CERT]         check the audit log's chain and checkpoints\n"
+	    "  tls csr [--cn NAME] [--san DNS:name,IP:addr]\n"
+	    "                                      a CSR for the API's key, to stdout\n"
+	    "  tls install CERT.pem                the CA's certificate (and chain) for the API\n"
 	    "\n"
 	    "  -c, --config PATH  the recorder's configuration (default " NVR_CONFIG_DEFAULT_PATH ")\n"
 	    "\n"
@@ -184,6 +198,8 @@ dispatch(struct nvr_ctl *ctl, int argc, char **argv)
 		return nvr_ctl_user(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "audit") == 0)
 		return nvr_ctl_audit(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "tls") == 0)
+		return nvr_ctl_tls(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "help") == 0 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0) {
 		usage(stdout);
 		return NVR_CTL_OK;

@@ -41,7 +41,7 @@ external_ssl_ctx(void **ctx, void *user)
 
 	/* Called at start (we hand over our context) and at stop (we keep
 	 * ownership: 1 tells civetweb not to free it). */
-	*ctx = s->ssl;
+	*ctx = web_tls_ctx(s->tls);
 	return 1;
 }
 
@@ -353,8 +353,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 		rc = NVR_ERR_CONFIG;
 		goto fail;
 	}
-	if ((rc = web_tls_ensure_cert(cfg->web_tls_cert, cfg->web_tls_key)) != NVR_OK ||
-	    (rc = web_tls_ctx_new(cfg->web_tls_cert, cfg->web_tls_key, cfg->web_tls_compat, &s->ssl)) != NVR_OK ||
+	if ((rc = web_tls_new(cfg->web_tls_cert, cfg->web_tls_key, cfg->web_tls_compat, &s->tls)) != NVR_OK ||
 	    (rc = web_digest_new(NONCE_LIFETIME_MS, &s->digest)) != NVR_OK ||
 	    (rc = web_lockout_new((int)cfg->web_lockout_failures, cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
@@ -401,7 +400,19 @@ web_server_set_allow(struct web_server *s, const char *allow)
 	s->allow = next;
 	pthread_rwlock_unlock(&s->allow_lock);
 	web_hostfilter_free(old);
+	nvr_log(NVR_LOG_NOTICE, "API host filter in effect: '%s'", allow);
 	return NVR_OK;
+}
+
+void
+web_server_reload_tls(struct web_server *s)
+{
+	char fp[65] = "";
+	bool changed;
+
+	if (s != NULL && web_tls_reload(s->tls, fp, &changed) == NVR_OK && changed)
+		nvr_log(NVR_LOG_NOTICE, "API TLS certificate %s loaded (SHA-256 %s); new connections use it",
+		    s->cfg->web_tls_cert, fp);
 }
 
 void
@@ -418,7 +429,7 @@ web_server_stop(struct web_server *s)
 	web_sesscache_free(s->sessions);
 	web_lockout_free(s->lockout);
 	web_digest_free(s->digest);
-	SSL_CTX_free(s->ssl);
+	web_tls_free(s->tls);
 	web_hostfilter_free(s->allow);
 	pthread_rwlock_destroy(&s->allow_lock);
 	free(s);

@@ -25,6 +25,12 @@ nvr_err web_server_start(const struct nvr_config *cfg, const struct stg_secret *
  * not parse. */
 nvr_err web_server_set_allow(struct web_server *s, const char *allow);
 
+/* Loads [web] tls_certificate and tls_key again (SIGHUP, after `nvrctl tls
+ * install`): new connections get the new certificate, none is dropped,
+ * recordings are untouched. A pair that does not load (logged) leaves the
+ * one in use. */
+void web_server_reload_tls(struct web_server *s);
+
 /* Stops serving (requests in flight finish), flushes the audit log, frees.
  * NULL is allowed. */
 void web_server_stop(struct web_server *s);

@@ -23,6 +23,7 @@
 #include "web/pool.h"
 #include "web/sesscache.h"
 #include "web/server.h"
+#include "web/tls.h"
 
 #define WEB_SESSION_COOKIE "nvr_session"
 #define WEB_TOKEN_BYTES 32
@@ -33,7 +34,7 @@ struct web_server {
 	const struct stg_secret *secret;
 	const struct stg_signer *signer;
 	struct mg_context *mg;
-	SSL_CTX *ssl;
+	struct web_tls *tls;
 	struct web_digest *digest;
 	struct web_lockout *lockout;
 	struct web_audit *audit;

@@ -5,6 +5,8 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -148,4 +150,116 @@ web_tls_ctx_new(const char *cert_path, const char *key_path, bool compat, SSL_CT
 out:
 	SSL_CTX_free(ctx);
 	return rc;
+}
+
+/* ---- live replacement ---------------------------------------------------- */
+
+struct web_tls {
+	char *cert_path, *key_path;
+	bool compat;
+	SSL_CTX *base;        /* what civetweb holds */
+	pthread_rwlock_t lock; /* protects current */
+	SSL_CTX *current;     /* the newest certificate; may be base */
+	char fp[65];          /* SHA-256 of current's certificate (hex) */
+};
+
+static void
+ctx_fingerprint(SSL_CTX *ctx, char fp[65])
+{
+	X509 *leaf = SSL_CTX_get0_certificate(ctx);
+	uint8_t sha[32];
+
+	fp[0] = '\0';
+	if (leaf != NULL && stg_cert_fingerprint(leaf, sha) == NVR_OK)
+		nvr_hex_encode(sha, sizeof(sha), fp);
+}
+
+/* Every ClientHello: the handshake continues with the current context
+ * (SSL_set_SSL_CTX takes its own reference, so a replaced context lives
+ * as long as a connection uses it). */
+static int
+client_hello(SSL *ssl, int *alert, void *arg)
+{
+	struct web_tls *t = arg;
+
+	(void)alert;
+	pthread_rwlock_rdlock(&t->lock);
+	if (t->current != t->base)
+		SSL_set_SSL_CTX(ssl, t->current);
+	pthread_rwlock_unlock(&t->lock);
+	return SSL_CLIENT_HELLO_SUCCESS;
+}
+
+nvr_err
+web_tls_new(const char *cert_path, const char *key_path, bool compat, struct web_tls **out)
+{
+	struct web_tls *t = calloc(1, sizeof(*t));
+	nvr_err rc = NVR_ERR_NOMEM;
+
+	*out = NULL;
+	if (t == NULL || (t->cert_path = strdup(cert_path)) == NULL || (t->key_path = strdup(key_path)) == NULL)
+		goto fail;
+	t->compat = compat;
+	pthread_rwlock_init(&t->lock, NULL);
+	if ((rc = web_tls_ensure_cert(cert_path, key_path)) != NVR_OK ||
+	    (rc = web_tls_ctx_new(cert_path, key_path, compat, &t->base)) != NVR_OK)
+		goto fail;
+	SSL_CTX_set_client_hello_cb(t->base, client_hello, t);
+	SSL_CTX_up_ref(t->base);
+	t->current = t->base;
+	ctx_fingerprint(t->base, t->fp);
+	*out = t;
+	return NVR_OK;
+fail:
+	web_tls_free(t);
+	return rc;
+}
+
+void
+web_tls_free(struct web_tls *t)
+{
+	if (t == NULL)
+		return;
+	SSL_CTX_free(t->current);
+	if (t->base != NULL)
+		SSL_CTX_free(t->base);
+	if (t->cert_path != NULL)
+		pthread_rwlock_destroy(&t->lock);
+	free(t->cert_path);
+	free(t->key_path);
+	free(t);
+}
+
+SSL_CTX *
+web_tls_ctx(struct web_tls *t)
+{
+	return t->base;
+}
+
+nvr_err
+web_tls_reload(struct web_tls *t, char fp[65], bool *changed)
+{
+	SSL_CTX *next = NULL, *old;
+	char nfp[65];
+	nvr_err rc;
+
+	*changed = false;
+	if ((rc = web_tls_ctx_new(t->cert_path, t->key_path, t->compat, &next)) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "the API keeps its current TLS certificate");
+		return rc;
+	}
+	ctx_fingerprint(next, nfp);
+	snprintf(fp, 65, "%s", nfp);
+	if (strcmp(nfp, t->fp) == 0) { /* the same certificate: nothing to swap */
+		SSL_CTX_free(next);
+		return NVR_OK;
+	}
+	pthread_rwlock_wrlock(&t->lock);
+	old = t->current;
+	t->current = next;
+	pthread_rwlock_unlock(&t->lock);
+	SSL_CTX_free(old);
+	snprintf(t->fp, sizeof(t->fp), "%s", nfp);
+	*changed = true;
+	return NVR_OK;
 }

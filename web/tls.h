@@ -42,4 +42,24 @@ nvr_err web_tls_ensure_cert(const char *cert_path, const char *key_path);
  */
 nvr_err web_tls_ctx_new(const char *cert_path, const char *key_path, bool compat, SSL_CTX **out);
 
+/*
+ * The API's TLS: the context civetweb serves with, and the certificate in
+ * use, which can be replaced while running. Each new handshake is moved
+ * (at its ClientHello) to the current certificate's context, so a new
+ * certificate takes effect without restarting the server or dropping a
+ * connection; connections already open keep theirs.
+ */
+struct web_tls;
+
+/* Loads the certificate and key (made at first start). Caller frees with
+ * web_tls_free() after civetweb stopped. */
+nvr_err web_tls_new(const char *cert_path, const char *key_path, bool compat, struct web_tls **out);
+void web_tls_free(struct web_tls *t);
+/* The context to give civetweb (owned by t). */
+SSL_CTX *web_tls_ctx(struct web_tls *t);
+/* Loads the files again; if they hold another certificate, new handshakes
+ * use it (*changed). On failure (logged) the certificate in use stays.
+ * fp gets the loaded certificate's SHA-256 (hex). */
+nvr_err web_tls_reload(struct web_tls *t, char fp[65], bool *changed);
+
 #endif
