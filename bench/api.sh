@@ -9,7 +9,8 @@
 #   listing    GET /api/v1/cameras  (the same, plus a paged listing query)
 #
 # and prints requests per second, latency and errors for each, and the
-# listing as a ratio of the reference run.
+# listing as a ratio of the reference run. WEB_THREADS and
+# WEB_DB_CONNECTIONS set [web] threads and db_connections.
 #
 #   bench/api.sh [-B BUILD] [--connections 200] [--threads 2]
 #                [--seconds 20] [--cameras 50] [--dir DIR]
@@ -70,7 +71,8 @@ certificate = $DIR/state/signing.crt
 listen = 127.0.0.1:0
 tls_certificate = $DIR/state/tls.crt
 tls_key = $DIR/state/tls.key
-threads = ${WEB_THREADS:-16}
+threads = ${WEB_THREADS:-64}
+db_connections = ${WEB_DB_CONNECTIONS:-8}
 [storage]
 root = $DIR/storage
 EOF
