@@ -59,6 +59,49 @@ new_password(const char *user, const char *path)
 	return pw;
 }
 
+/* What is kept of a password: its scrypt hash and the sealed HA1 values. */
+struct stored_password {
+	char hash[WEB_PASSWORD_HASH_MAX];
+	uint8_t *ha1; /* sealed; owned */
+	size_t ha1_len;
+};
+
+static void
+stored_clear(struct stored_password *sp)
+{
+	OPENSSL_cleanse(sp->hash, sizeof(sp->hash));
+	free(sp->ha1);
+	sp->ha1 = NULL;
+}
+
+/* Reads a new password for user id/name (checked against the policy),
+ * hashes and seals it into *sp, and wipes it. NVR_CTL_OK, or the exit
+ * status, with the reason printed. */
+static int
+store_password(struct nvr_ctl *ctl, const nvr_uuid *id, const char *name, const char *path,
+    struct stored_password *sp)
+{
+	struct nvr_config *cfg = nvr_ctl_config(ctl);
+	struct stg_secret *secret = nvr_ctl_secret(ctl);
+	char *pw;
+	int st = NVR_CTL_OK;
+
+	memset(sp, 0, sizeof(*sp));
+	if (cfg == NULL || secret == NULL)
+		return NVR_CTL_FAIL;
+	if ((pw = new_password(name, path)) == NULL)
+		return NVR_CTL_USAGE;
+	if (web_password_hash(pw, sp->hash) != NVR_OK ||
+	    web_auth_seal_ha1(secret, id, name, cfg->web_realm, pw, &sp->ha1, &sp->ha1_len) != NVR_OK) {
+		nvr_ctl_error(NULL, "cannot hash the password");
+		stored_clear(sp);
+		st = NVR_CTL_FAIL;
+	}
+	OPENSSL_cleanse(pw, strlen(pw));
+	free(pw);
+	return st;
+}
+
 static bool
 exec_ok(PGconn *db, PGresult *res, ExecStatusType want, const char *what)
 {
@@ -99,13 +142,13 @@ grant_cameras(PGconn *db, const char *uid, const char *list)
 
 /* Inserts the user and its grants in one transaction. */
 static bool
-insert_user(PGconn *db, const nvr_uuid *id, const char *name, unsigned role, const char *hash, const uint8_t *ha1,
-    size_t ha1_len, const struct user_opts *o)
+insert_user(PGconn *db, const nvr_uuid *id, const char *name, unsigned role, const struct stored_password *sp,
+    const struct user_opts *o)
 {
 	char uid[NVR_UUID_STRLEN];
 	const char *all = o->cameras != NULL && strcmp(o->cameras, "all") == 0 ? "true" : "false";
-	const char *p[7] = { uid, name, web_role_name(role), hash, (const char *)ha1, all, o->keyholder };
-	const int len[7] = { 0, 0, 0, 0, (int)ha1_len, 0, 0 }, fmt[7] = { 0, 0, 0, 0, 1, 0, 0 };
+	const char *p[7] = { uid, name, web_role_name(role), sp->hash, (const char *)sp->ha1, all, o->keyholder };
+	const int len[7] = { 0, 0, 0, 0, (int)sp->ha1_len, 0, 0 }, fmt[7] = { 0, 0, 0, 0, 1, 0, 0 };
 	PGresult *res;
 
 	nvr_uuid_format(id, uid);
@@ -164,13 +207,10 @@ static int
 user_add(struct nvr_ctl *ctl, int argc, char **argv)
 {
 	struct user_opts o = { 0 };
-	int idx = parse_opts(argc, argv, &o), st = NVR_CTL_FAIL;
+	int idx = parse_opts(argc, argv, &o), st;
 	const char *name, *why;
-	struct nvr_config *cfg;
-	struct stg_secret *secret;
-	char hash[WEB_PASSWORD_HASH_MAX] = "", *pw = NULL, detail[160];
-	uint8_t *ha1 = NULL;
-	size_t ha1_len = 0;
+	struct stored_password sp;
+	char detail[160];
 	unsigned role;
 	nvr_uuid id;
 	PGconn *db;
@@ -189,16 +229,12 @@ user_add(struct nvr_ctl *ctl, int argc, char **argv)
 		nvr_ctl_error(NULL, "bad user name: %s", why);
 		return NVR_CTL_USAGE;
 	}
-	if ((cfg = nvr_ctl_config(ctl)) == NULL || (secret = nvr_ctl_secret(ctl)) == NULL || (db = nvr_ctl_db(ctl)) == NULL)
+	if ((db = nvr_ctl_db(ctl)) == NULL || nvr_uuid_new(&id) != NVR_OK)
 		return NVR_CTL_FAIL;
-	if ((pw = new_password(name, o.password_file)) == NULL)
-		return NVR_CTL_USAGE;
-	if (nvr_uuid_new(&id) != NVR_OK || web_password_hash(pw, hash) != NVR_OK ||
-	    web_auth_seal_ha1(secret, &id, name, cfg->web_realm, pw, &ha1, &ha1_len) != NVR_OK) {
-		nvr_ctl_error(NULL, "cannot hash the password");
-		goto out;
-	}
-	if (!insert_user(db, &id, name, role, hash, ha1, ha1_len, &o))
+	if ((st = store_password(ctl, &id, name, o.password_file, &sp)) != NVR_CTL_OK)
+		return st;
+	st = NVR_CTL_FAIL;
+	if (!insert_user(db, &id, name, role, &sp, &o))
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"cameras\":\"%s\"}", web_role_name(role),
 	    o.cameras != NULL && strcmp(o.cameras, "all") == 0 ? "all" : o.cameras != NULL ? "some" : "none");
@@ -207,12 +243,7 @@ user_add(struct nvr_ctl *ctl, int argc, char **argv)
 	printf("user %s added with the role %s\n", name, web_role_name(role));
 	st = NVR_CTL_OK;
 out:
-	if (pw != NULL) {
-		OPENSSL_cleanse(pw, strlen(pw));
-		free(pw);
-	}
-	OPENSSL_cleanse(hash, sizeof(hash));
-	free(ha1);
+	stored_clear(&sp);
 	return st;
 }
 
@@ -265,12 +296,12 @@ static int
 user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
 {
 	struct user_opts o = { 0 };
-	int idx = parse_opts(argc, argv, &o), st = NVR_CTL_FAIL;
-	struct nvr_config *cfg;
-	struct stg_secret *secret;
-	char hash[WEB_PASSWORD_HASH_MAX] = "", *pw = NULL, uid[NVR_UUID_STRLEN];
-	uint8_t *ha1 = NULL;
-	size_t ha1_len = 0;
+	int idx = parse_opts(argc, argv, &o), st;
+	struct stored_password sp;
+	char uid[NVR_UUID_STRLEN];
+	const char *p[3] = { uid, sp.hash, NULL };
+	int len[3] = { 0, 0, 0 };
+	const int fmt[3] = { 0, 0, 1 };
 	nvr_uuid id;
 	PGconn *db;
 
@@ -278,30 +309,24 @@ user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
 		nvr_ctl_error("nvrctl user passwd NAME [--password-file FILE|-]", "user passwd takes one NAME");
 		return NVR_CTL_USAGE;
 	}
-	if ((cfg = nvr_ctl_config(ctl)) == NULL || (secret = nvr_ctl_secret(ctl)) == NULL ||
-	    (db = nvr_ctl_db(ctl)) == NULL || !user_id(db, argv[idx], &id))
+	if ((db = nvr_ctl_db(ctl)) == NULL || !user_id(db, argv[idx], &id))
 		return NVR_CTL_FAIL;
-	if ((pw = new_password(argv[idx], o.password_file)) == NULL)
-		return NVR_CTL_USAGE;
+	if ((st = store_password(ctl, &id, argv[idx], o.password_file, &sp)) != NVR_CTL_OK)
+		return st;
 	nvr_uuid_format(&id, uid);
-	if (web_password_hash(pw, hash) == NVR_OK &&
-	    web_auth_seal_ha1(secret, &id, argv[idx], cfg->web_realm, pw, &ha1, &ha1_len) == NVR_OK) {
-		const char *p[3] = { uid, hash, (const char *)ha1 };
-		const int len[3] = { 0, 0, (int)ha1_len }, fmt[3] = { 0, 0, 1 };
-		/* A new password ends the user's sessions too. */
-		if (exec_ok(db, PQexecParams(db,
-		        "WITH u AS (UPDATE users SET password_hash = $2, ha1_sealed = $3, updated_at = now() WHERE id = $1) "
-		        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-		        3, NULL, p, len, fmt, 0), PGRES_COMMAND_OK, "changing a password")) {
-			audit(db, "user.passwd", argv[idx], NULL);
-			printf("password of %s changed; its sessions are ended\n", argv[idx]);
-			st = NVR_CTL_OK;
-		}
+	p[2] = (const char *)sp.ha1;
+	len[2] = (int)sp.ha1_len;
+	/* A new password ends the user's sessions too. */
+	st = NVR_CTL_FAIL;
+	if (exec_ok(db, PQexecParams(db,
+	        "WITH u AS (UPDATE users SET password_hash = $2, ha1_sealed = $3, updated_at = now() WHERE id = $1) "
+	        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
+	        3, NULL, p, len, fmt, 0), PGRES_COMMAND_OK, "changing a password")) {
+		audit(db, "user.passwd", argv[idx], NULL);
+		printf("password of %s changed; its sessions are ended\n", argv[idx]);
+		st = NVR_CTL_OK;
 	}
-	OPENSSL_cleanse(pw, strlen(pw));
-	free(pw);
-	OPENSSL_cleanse(hash, sizeof(hash));
-	free(ha1);
+	stored_clear(&sp);
 	return st;
 }
 
