@@ -15,26 +15,38 @@
 #include "web/http.h"
 #include "web/server_priv.h"
 
-/* A column as JSON: NULL as null, else a string, or an integer if asked. */
+/* A column as JSON by the type prefix of its name: '#' integer, '?'
+ * boolean (PostgreSQL's 't'), none string; NULL as null. */
 static json_t *
-col(PGresult *res, int row, int c, bool integer)
+col(PGresult *res, int row, int c, char type)
 {
+	const char *v = PQgetvalue(res, row, c);
+
 	if (PQgetisnull(res, row, c))
 		return json_null();
-	return integer ? json_integer(strtoll(PQgetvalue(res, row, c), NULL, 10)) : json_string(PQgetvalue(res, row, c));
+	if (type == '#')
+		return json_integer(strtoll(v, NULL, 10));
+	if (type == '?')
+		return json_boolean(v[0] == 't');
+	return json_string(v);
 }
 
 /* {"items": [...], "total": N, "limit": L, "offset": O}; names[i] == NULL
- * ends the columns, a name starting with '#' is an integer column. */
+ * ends the columns, each named as col() reads its type. */
 static json_t *
 page_of(PGresult *res, const char *const *names, int64_t total, int64_t limit, int64_t offset)
 {
 	json_t *items = json_array(), *o;
+	char type;
 
 	for (int i = 0; i < PQntuples(res); i++) {
 		o = json_object();
-		for (int c = 0; names[c] != NULL; c++)
-			json_object_set_new(o, names[c] + (names[c][0] == '#'), col(res, i, c, names[c][0] == '#'));
+		for (int c = 0; names[c] != NULL; c++) {
+			type = '\0';
+			if (names[c][0] == '#' || names[c][0] == '?')
+				type = names[c][0];
+			json_object_set_new(o, names[c] + (type != '\0'), col(res, i, c, type));
+		}
 		json_array_append_new(items, o);
 	}
 	return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total, "limit", (json_int_t)limit,
@@ -85,13 +97,14 @@ static const char cameras_sql[] =
 int
 web_api_cameras(struct web_req *r)
 {
-	static const char *const names[] = { "id", "name", "enabled", "state", "last_error", "since", "#packets",
+	static const char *const names[] = { "id", "name", "?enabled", "state", "last_error", "since", "#packets",
 		"#bytes", "#forged", "#replayed", "#lost", "#reconnects", NULL };
 	char uid[NVR_UUID_STRLEN];
 	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
 	struct web_page pg;
 	const char *p[4] = { all, uid, pg.limit_text, pg.offset_text };
 	int64_t total;
+	json_t *j;
 	PGresult *res;
 
 	if (!web_page(r->conn, &pg))
@@ -101,11 +114,7 @@ web_api_cameras(struct web_req *r)
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
 		return db_error(r);
 	total = web_page_total(r->db, res, cameras_sql, 4, p, 12);
-	json_t *j = page_of(res, names, total, pg.limit, pg.offset);
-	for (size_t i = 0; i < json_array_size(json_object_get(j, "items")); i++) {
-		json_t *o = json_array_get(json_object_get(j, "items"), i);
-		json_object_set_new(o, "enabled", json_boolean(strcmp(json_string_value(json_object_get(o, "enabled")), "t") == 0));
-	}
+	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
 }
