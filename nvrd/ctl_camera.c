@@ -11,8 +11,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
 
 #include "ingest/rtsp.h"
 #include "nvrd/ctl.h"
@@ -31,8 +29,6 @@ read_ca_bundle(const char *path)
 	FILE *f = fopen(path, "re");
 	char *text = NULL;
 	size_t len = 0;
-	X509 *x;
-	BIO *b;
 
 	if (f == NULL) {
 		nvr_ctl_error(NULL, "cannot read the CA bundle %s", path);
@@ -42,35 +38,14 @@ read_ca_bundle(const char *path)
 	if (text != NULL)
 		len = fread(text, 1, (1 << 20) - 1, f);
 	fclose(f);
-	if (text == NULL || len == 0 || len >= (1 << 20) - 1)
+	if (text == NULL || len == 0 || len >= (1 << 20) - 1 || !stg_catalog_ca_pem_ok(text, len))
 		goto bad;
-	b = BIO_new_mem_buf(text, (int)len);
-	x = b ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
-	BIO_free(b);
-	if (x == NULL)
-		goto bad;
-	X509_free(x);
 	return text;
 bad:
 	free(text);
 	nvr_ctl_error("give a PEM file with the camera vendor's root (and intermediate) certificates",
 	    "%s holds no PEM certificate", path);
 	return NULL;
-}
-
-/* "ab:cd:..." or "abcd..." (64 hex digits) into 32 bytes. */
-static bool
-parse_pin(const char *s, uint8_t pin[32])
-{
-	char hex[65];
-	size_t n = 0;
-
-	for (; *s && n < 64; s++) {
-		if (*s != ':')
-			hex[n++] = *s;
-	}
-	hex[n] = '\0';
-	return *s == '\0' && nvr_hex_decode(hex, pin, 32) == NVR_OK;
 }
 
 static int
@@ -122,8 +97,7 @@ seal_password(struct nvr_ctl *ctl, const char *path, struct stg_camera *c)
 		return NVR_CTL_FAIL;
 	if ((pw = nvr_ctl_read_secret_line(path, "camera password")) == NULL)
 		return NVR_CTL_FAIL;
-	rc = stg_secret_seal(s, c->id.b, sizeof(c->id.b), (const uint8_t *)pw, strlen(pw), &c->password_sealed,
-	    &c->password_sealed_len);
+	rc = stg_catalog_camera_seal_password(s, c, pw);
 	OPENSSL_cleanse(pw, strlen(pw));
 	free(pw);
 	return rc == NVR_OK ? NVR_CTL_OK : NVR_CTL_FAIL;
@@ -188,7 +162,7 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 	c.allow_basic = o.allow_basic;
 	c.plain_rtp = o.plain_rtp;
 	c.enabled = !o.disabled;
-	if (o.pin != NULL && !(c.has_pin = parse_pin(o.pin, c.pin))) {
+	if (o.pin != NULL && !(c.has_pin = stg_catalog_parse_pin(o.pin, c.pin))) {
 		nvr_ctl_error("64 hex digits, colons allowed: openssl x509 -noout -fingerprint -sha256",
 		    "bad --pin");
 		st = NVR_CTL_USAGE;

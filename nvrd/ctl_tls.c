@@ -1,8 +1,9 @@
 /*
  * ctl_tls.c: nvrctl tls csr|install: replacing the API's self-signed
  * certificate with one from a CA. The private key never leaves its file:
- * the CSR is made from it here, and install checks that the certificate
- * belongs to it before anything is replaced.
+ * the CSR is made from it here, and install (web_tls_install(), which the
+ * API shares) checks that the certificate belongs to it before anything is
+ * replaced.
  */
 #include "autoconfig.h"
 
@@ -11,16 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
 #include "nvrd/ctl.h"
-#include "nvrd/encode.h"
-#include "storage/sign.h"
 #include "web/audit.h"
+#include "web/tls.h"
 
 static EVP_PKEY *
 read_key(const char *path)
@@ -70,83 +69,89 @@ out:
 	return st;
 }
 
-/* The certificate must match the key and be valid now. */
-static bool
-check_cert(const char *path, EVP_PKEY *key, char fp_hex[65])
+/* The certificate file into a new NUL-terminated buffer (at most 1 MiB);
+ * the caller frees it. NULL if it cannot be read. */
+static char *
+read_pem(const char *path, size_t *len)
 {
-	X509 *x = NULL;
-	uint8_t fp[32];
-	bool ok = false;
+	FILE *f = fopen(path, "re");
+	char *text = f != NULL ? calloc(1, (size_t)1 << 20) : NULL;
 
-	if (stg_cert_read(path, &x) != NVR_OK)
-		nvr_ctl_error(NULL, "%s is not a PEM certificate", path);
-	else if (X509_check_private_key(x, key) != 1)
-		nvr_ctl_error("install the certificate made from this recorder's CSR (nvrctl tls csr)",
-		    "%s does not belong to the API's key", path);
-	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0 || X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-		nvr_ctl_error(NULL, "%s is not valid now (see its notBefore and notAfter)", path);
-	else if (stg_cert_fingerprint(x, fp) == NVR_OK) {
-		nvr_hex_encode(fp, sizeof(fp), fp_hex);
-		ok = true;
-	}
-	X509_free(x);
-	return ok;
+	*len = 0;
+	if (text != NULL)
+		*len = fread(text, 1, ((size_t)1 << 20) - 1, f);
+	if (f != NULL)
+		fclose(f);
+	return text;
 }
 
-/* Copies src to dst through dst.new and rename: never a half-written file. */
-static bool
-replace_file(const char *src, const char *dst)
+/* Prints why web_tls_install() refused path, as nvrctl always worded it. */
+static void
+refused(const char *path, const char *key_path, enum web_tls_refusal why)
 {
-	char tmp[4096];
-	FILE *in = fopen(src, "re"), *out = NULL;
-	char buf[8192];
-	size_t n;
-	bool ok = in != NULL;
-
-	snprintf(tmp, sizeof(tmp), "%s.new", dst);
-	if (ok && (out = fopen(tmp, "we")) == NULL)
-		ok = false;
-	while (ok && (n = fread(buf, 1, sizeof(buf), in)) > 0)
-		ok = fwrite(buf, 1, n, out) == n;
-	ok = ok && fflush(out) == 0 && fsync(fileno(out)) == 0;
-	if (out != NULL)
-		ok = fclose(out) == 0 && ok;
-	if (in != NULL)
-		fclose(in);
-	ok = ok && chmod(tmp, 0644) == 0 && rename(tmp, dst) == 0;
-	if (!ok) {
-		nvr_ctl_error(NULL, "cannot write %s: %s", dst, strerror(errno));
-		unlink(tmp);
+	switch (why) {
+	case WEB_TLS_NO_KEY:
+		nvr_ctl_error("nvrd makes it at first start; run nvrctl as root or the nvrd user",
+		    "cannot read the API's TLS key %s", key_path);
+		break;
+	case WEB_TLS_HAS_KEY:
+		nvr_ctl_error("give the certificate and its chain only; the key stays in its own file",
+		    "%s holds a private key", path);
+		break;
+	case WEB_TLS_WRONG_KEY:
+		nvr_ctl_error("install the certificate made from this recorder's CSR (nvrctl tls csr)",
+		    "%s does not belong to the API's key", path);
+		break;
+	case WEB_TLS_NOT_VALID_NOW:
+		nvr_ctl_error(NULL, "%s is not valid now (see its notBefore and notAfter)", path);
+		break;
+	case WEB_TLS_BAD_CHAIN:
+		nvr_ctl_error("the file holds the certificate, then its chain, each in PEM",
+		    "%s holds something after the first certificate that is not a certificate", path);
+		break;
+	default:
+		nvr_ctl_error(NULL, "%s is not a PEM certificate", path);
+		break;
 	}
-	return ok;
 }
 
 static int
 tls_install(struct nvr_ctl *ctl, const char *path)
 {
 	struct nvr_config *cfg = nvr_ctl_config(ctl);
-	EVP_PKEY *key = cfg != NULL ? read_key(cfg->web_tls_key) : NULL;
-	char fp[65], detail[128], who[96];
+	char detail[128], who[96], *pem = NULL;
 	struct web_audit_event ev = {
 		.actor = who, .address = "local", .action = "tls.install", .object = "api", .outcome = WEB_AUDIT_OK,
 		.detail = detail,
 	};
+	struct web_tls_leaf leaf;
+	enum web_tls_refusal why = 0;
+	size_t len = 0;
 	PGconn *db;
-	int st = NVR_CTL_FAIL;
+	nvr_err rc;
 
-	if (key == NULL || !check_cert(path, key, fp) || !replace_file(path, cfg->web_tls_cert))
-		goto out;
+	if (cfg == NULL)
+		return NVR_CTL_FAIL;
+	pem = read_pem(path, &len);
+	rc = web_tls_install(cfg->web_tls_cert, cfg->web_tls_key, pem != NULL ? pem : "", len, &leaf, &why);
+	free(pem);
+	if (rc == NVR_ERR_INVAL || rc == NVR_ERR_IO) {
+		if (rc == NVR_ERR_INVAL)
+			refused(path, cfg->web_tls_key, why);
+		else
+			nvr_ctl_error(NULL, "cannot write %s: %s", cfg->web_tls_cert, strerror(errno));
+		return NVR_CTL_FAIL;
+	}
+	if (rc != NVR_OK)
+		return NVR_CTL_FAIL;
 	nvr_ctl_actor(who, sizeof(who));
-	snprintf(detail, sizeof(detail), "{\"sha256\":\"%s\"}", fp);
+	snprintf(detail, sizeof(detail), "{\"sha256\":\"%s\"}", leaf.sha256);
 	if ((db = nvr_ctl_db(ctl)) == NULL || web_audit_append(db, &ev, 1, NULL) != NVR_OK)
 		nvr_ctl_error("nvrctl audit verify", "the certificate is installed, but the audit log could not record it");
 	printf("installed %s as %s (SHA-256 %s)\n"
 	       "  nvrd uses it for new connections after: systemctl reload nvrd (or kill -HUP); recordings go on\n",
-	    path, cfg->web_tls_cert, fp);
-	st = NVR_CTL_OK;
-out:
-	EVP_PKEY_free(key);
-	return st;
+	    path, cfg->web_tls_cert, leaf.sha256);
+	return NVR_CTL_OK;
 }
 
 int

@@ -19,8 +19,8 @@
 #include "storage/db.h"
 #include "web/api.h"
 #include "web/audit.h"
-#include "web/auth.h"
 #include "web/password.h"
+#include "web/users.h"
 
 struct user_opts {
 	const char *role;
@@ -59,27 +59,12 @@ new_password(const char *user, const char *path)
 	return pw;
 }
 
-/* What is kept of a password: its scrypt hash and the sealed HA1 values. */
-struct stored_password {
-	char hash[WEB_PASSWORD_HASH_MAX];
-	uint8_t *ha1; /* sealed; owned */
-	size_t ha1_len;
-};
-
-static void
-stored_clear(struct stored_password *sp)
-{
-	OPENSSL_cleanse(sp->hash, sizeof(sp->hash));
-	free(sp->ha1);
-	sp->ha1 = NULL;
-}
-
 /* Reads a new password for user id/name (checked against the policy),
  * hashes and seals it into *sp, and wipes it. NVR_CTL_OK, or the exit
  * status, with the reason printed. */
 static int
 store_password(struct nvr_ctl *ctl, const nvr_uuid *id, const char *name, const char *path,
-    struct stored_password *sp)
+    struct web_users_password *sp)
 {
 	struct nvr_config *cfg = nvr_ctl_config(ctl);
 	struct stg_secret *secret = nvr_ctl_secret(ctl);
@@ -91,10 +76,8 @@ store_password(struct nvr_ctl *ctl, const nvr_uuid *id, const char *name, const 
 		return NVR_CTL_FAIL;
 	if ((pw = new_password(name, path)) == NULL)
 		return NVR_CTL_USAGE;
-	if (web_password_hash(pw, sp->hash) != NVR_OK ||
-	    web_auth_seal_ha1(secret, id, name, cfg->web_realm, pw, &sp->ha1, &sp->ha1_len) != NVR_OK) {
+	if (web_users_password_make(secret, cfg->web_realm, id, name, pw, sp) != NVR_OK) {
 		nvr_ctl_error(NULL, "cannot hash the password");
-		stored_clear(sp);
 		st = NVR_CTL_FAIL;
 	}
 	OPENSSL_cleanse(pw, strlen(pw));
@@ -102,80 +85,61 @@ store_password(struct nvr_ctl *ctl, const nvr_uuid *id, const char *name, const 
 	return st;
 }
 
+/* --cameras all|NAME,NAME as grants. g->names is *names, which points
+ * into *copy; the caller frees both (also after a failure). */
 static bool
-exec_ok(PGconn *db, PGresult *res, ExecStatusType want, const char *what)
+parse_grants(const char *list, struct web_users_grants *g, char **copy, const char ***names)
 {
-	if (stg_db_check(db, res, want, what) != NVR_OK)
+	char *save = NULL, *name;
+	size_t max = 1;
+
+	memset(g, 0, sizeof(*g));
+	*copy = NULL;
+	*names = NULL;
+	g->all = list != NULL && strcmp(list, "all") == 0;
+	if (list == NULL || g->all)
+		return true;
+	for (const char *c = list; *c != '\0'; c++)
+		max += *c == ',';
+	if ((*copy = strdup(list)) == NULL || (*names = calloc(max, sizeof(**names))) == NULL)
 		return false;
-	PQclear(res);
+	for (name = strtok_r(*copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save))
+		(*names)[g->n++] = name;
+	g->names = *names;
 	return true;
 }
 
-/* Grants: "all" (nothing to insert) or each named camera, which must exist. */
-static bool
-grant_cameras(PGconn *db, const char *uid, const char *list)
+/* Prints why an insert was refused, as nvrctl always worded it. */
+static void
+insert_refused(const char *name, const struct user_opts *o, const struct web_users_why *why)
 {
-	char copy[4096], *save = NULL, *name;
-	const char *p[2] = { uid, NULL };
-	PGresult *res;
-
-	if (list == NULL || strcmp(list, "all") == 0)
-		return true;
-	snprintf(copy, sizeof(copy), "%s", list);
-	for (name = strtok_r(copy, ",", &save); name != NULL; name = strtok_r(NULL, ",", &save)) {
-		p[1] = name;
-		res = PQexecParams(db,
-		    "INSERT INTO user_cameras (user_id, camera_id) SELECT $1, id FROM cameras "
-		    "WHERE name = $2 AND removed_at IS NULL",
-		    2, NULL, p, NULL, NULL, 0);
-		if (stg_db_check(db, res, PGRES_COMMAND_OK, "granting a camera") != NVR_OK)
-			return false;
-		if (strcmp(PQcmdTuples(res), "1") != 0) {
-			PQclear(res);
-			nvr_ctl_error("nvrctl camera list", "no camera named %s", name);
-			return false;
-		}
-		PQclear(res);
+	if (why->what == WEB_USERS_NO_CAMERA) {
+		nvr_ctl_error("nvrctl camera list", "no camera named %s", why->name);
+		return;
 	}
-	return true;
+	nvr_ctl_error("nvrctl user list; nvrctl keyholder list",
+	    o->keyholder != NULL ? "a user named %s exists, or there is no key holder named %s" : "a user named %s exists",
+	    name, o->keyholder);
 }
 
 /* Inserts the user and its grants in one transaction. */
 static bool
-insert_user(PGconn *db, const nvr_uuid *id, const char *name, unsigned role, const struct stored_password *sp,
+insert_user(PGconn *db, const nvr_uuid *id, const char *name, unsigned role, const struct web_users_password *sp,
     const struct user_opts *o)
 {
-	char uid[NVR_UUID_STRLEN];
-	const char *all = o->cameras != NULL && strcmp(o->cameras, "all") == 0 ? "true" : "false";
-	const char *p[7] = { uid, name, web_role_name(role), sp->hash, (const char *)sp->ha1, all, o->keyholder };
-	const int len[7] = { 0, 0, 0, 0, (int)sp->ha1_len, 0, 0 }, fmt[7] = { 0, 0, 0, 0, 1, 0, 0 };
-	PGresult *res;
+	struct web_users_new u = { .id = *id, .name = name, .role = role, .key_holder = o->keyholder };
+	struct web_users_why why = { 0 };
+	const char **names;
+	char *copy;
+	nvr_err rc = NVR_ERR_NOMEM;
 
-	nvr_uuid_format(id, uid);
-	if (stg_db_exec(db, "BEGIN", "starting a transaction") != NVR_OK)
-		return false;
-	res = PQexecParams(db,
-	    "INSERT INTO users (id, name, role, password_hash, ha1_sealed, all_cameras, key_holder_id) "
-	    "SELECT $1, $2, $3, $4, $5, $6, (SELECT id FROM key_holders WHERE name = $7 AND removed_at IS NULL) "
-	    "WHERE $7::text IS NULL OR EXISTS (SELECT 1 FROM key_holders WHERE name = $7 AND removed_at IS NULL) "
-	    "ON CONFLICT DO NOTHING",
-	    7, NULL, p, len, fmt, 0);
-	if (stg_db_check(db, res, PGRES_COMMAND_OK, "adding a user") != NVR_OK)
-		goto fail;
-	if (strcmp(PQcmdTuples(res), "1") != 0) {
-		PQclear(res);
-		nvr_ctl_error("nvrctl user list; nvrctl keyholder list",
-		    o->keyholder != NULL ? "a user named %s exists, or there is no key holder named %s"
-		                         : "a user named %s exists", name, o->keyholder);
-		goto fail;
-	}
-	PQclear(res);
-	if (!grant_cameras(db, uid, o->cameras))
-		goto fail;
-	return stg_db_exec(db, "COMMIT", "adding a user") == NVR_OK;
-fail:
-	stg_db_exec(db, "ROLLBACK", "undoing a failed user change");
-	return false;
+	if (!parse_grants(o->cameras, &u.cameras, &copy, &names))
+		nvr_ctl_error(NULL, "out of memory");
+	else if ((rc = web_users_insert(db, &u, sp, &why)) == NVR_ERR_INVAL)
+		insert_refused(name, o, &why);
+	free(names);
+	free(copy);
+	return rc == NVR_OK;
 }
 
 static int
@@ -209,7 +173,7 @@ user_add(struct nvr_ctl *ctl, int argc, char **argv)
 	struct user_opts o = { 0 };
 	int idx = parse_opts(argc, argv, &o), st;
 	const char *name, *why;
-	struct stored_password sp;
+	struct web_users_password sp;
 	char detail[160];
 	unsigned role;
 	nvr_uuid id;
@@ -243,7 +207,7 @@ user_add(struct nvr_ctl *ctl, int argc, char **argv)
 	printf("user %s added with the role %s\n", name, web_role_name(role));
 	st = NVR_CTL_OK;
 out:
-	stored_clear(&sp);
+	web_users_password_clear(&sp);
 	return st;
 }
 
@@ -278,18 +242,13 @@ user_list(struct nvr_ctl *ctl)
 static bool
 user_id(PGconn *db, const char *name, nvr_uuid *id)
 {
-	const char *p[1] = { name };
-	PGresult *res = PQexecParams(db, "SELECT id FROM users WHERE name = $1 AND removed_at IS NULL", 1, NULL, p, NULL,
-	    NULL, 0);
-	bool ok;
+	struct web_users_row row;
+	nvr_err rc = web_users_get(db, name, &row);
 
-	if (stg_db_check(db, res, PGRES_TUPLES_OK, "looking up a user") != NVR_OK)
-		return false;
-	ok = PQntuples(res) == 1 && nvr_uuid_parse(PQgetvalue(res, 0, 0), id) == NVR_OK;
-	PQclear(res);
-	if (!ok)
+	if (rc == NVR_ERR_INVAL)
 		nvr_ctl_error("nvrctl user list", "no user named %s", name);
-	return ok;
+	*id = row.id;
+	return rc == NVR_OK;
 }
 
 static int
@@ -297,11 +256,7 @@ user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
 {
 	struct user_opts o = { 0 };
 	int idx = parse_opts(argc, argv, &o), st;
-	struct stored_password sp;
-	char uid[NVR_UUID_STRLEN];
-	const char *p[3] = { uid, sp.hash, NULL };
-	int len[3] = { 0, 0, 0 };
-	const int fmt[3] = { 0, 0, 1 };
+	struct web_users_password sp;
 	nvr_uuid id;
 	PGconn *db;
 
@@ -313,20 +268,14 @@ user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
 		return NVR_CTL_FAIL;
 	if ((st = store_password(ctl, &id, argv[idx], o.password_file, &sp)) != NVR_CTL_OK)
 		return st;
-	nvr_uuid_format(&id, uid);
-	p[2] = (const char *)sp.ha1;
-	len[2] = (int)sp.ha1_len;
 	/* A new password ends the user's sessions too. */
 	st = NVR_CTL_FAIL;
-	if (exec_ok(db, PQexecParams(db,
-	        "WITH u AS (UPDATE users SET password_hash = $2, ha1_sealed = $3, updated_at = now() WHERE id = $1) "
-	        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-	        3, NULL, p, len, fmt, 0), PGRES_COMMAND_OK, "changing a password")) {
+	if (web_users_set_password(db, &id, &sp) == NVR_OK) {
 		audit(db, "user.passwd", argv[idx], NULL);
 		printf("password of %s changed; its sessions are ended\n", argv[idx]);
 		st = NVR_CTL_OK;
 	}
-	stored_clear(&sp);
+	web_users_password_clear(&sp);
 	return st;
 }
 
@@ -334,17 +283,13 @@ static int
 user_remove(struct nvr_ctl *ctl, const char *name)
 {
 	PGconn *db = nvr_ctl_db(ctl);
-	char uid[NVR_UUID_STRLEN];
-	const char *p[1] = { uid };
 	nvr_uuid id;
 
 	if (db == NULL || !user_id(db, name, &id))
 		return NVR_CTL_FAIL;
-	nvr_uuid_format(&id, uid);
-	if (!exec_ok(db, PQexecParams(db,
-	        "WITH u AS (UPDATE users SET removed_at = now() WHERE id = $1) "
-	        "UPDATE api_sessions SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL",
-	        1, NULL, p, NULL, NULL, 0), PGRES_COMMAND_OK, "removing a user"))
+	/* nvrctl may remove the last admin: it is how the machine's owner
+	 * starts over (the API refuses that). */
+	if (web_users_remove(db, &id, false, NULL) != NVR_OK)
 		return NVR_CTL_FAIL;
 	audit(db, "user.remove", name, NULL);
 	printf("user %s removed; its sessions are ended\n", name);

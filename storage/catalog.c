@@ -6,10 +6,15 @@
 #include "autoconfig.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "nvrd/encode.h"
 #include "nvrd/log.h"
 #include "storage/catalog.h"
 #include "storage/db.h"
@@ -140,39 +145,117 @@ camera_from_row(PGresult *r, int i, struct stg_camera *c)
 	return c->url ? NVR_OK : NVR_ERR_NOMEM;
 }
 
+bool
+stg_catalog_parse_pin(const char *s, uint8_t pin[32])
+{
+	char hex[65];
+	size_t n = 0;
+
+	for (; *s && n < 64; s++) {
+		if (*s != ':')
+			hex[n++] = *s;
+	}
+	hex[n] = '\0';
+	return *s == '\0' && nvr_hex_decode(hex, pin, 32) == NVR_OK;
+}
+
+bool
+stg_catalog_ca_pem_ok(const char *text, size_t len)
+{
+	BIO *b = len > 0 && len <= (size_t)INT_MAX ? BIO_new_mem_buf(text, (int)len) : NULL;
+	X509 *x = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	bool ok = x != NULL;
+
+	X509_free(x);
+	BIO_free(b);
+	return ok;
+}
+
+nvr_err
+stg_catalog_camera_seal_password(const struct stg_secret *s, struct stg_camera *c, const char *password)
+{
+	uint8_t *sealed = NULL;
+	size_t len = 0;
+	nvr_err rc;
+
+	rc = stg_secret_seal(s, c->id.b, sizeof(c->id.b), (const uint8_t *)password, strlen(password), &sealed, &len);
+	if (rc != NVR_OK)
+		return rc;
+	free(c->password_sealed);
+	c->password_sealed = sealed;
+	c->password_sealed_len = len;
+	return NVR_OK;
+}
+
+/* The columns of a camera as statement parameters, in the order
+ * $1 id, $2 name, $3 url, $4 username, $5 password_sealed, $6 tls_ca_pem,
+ * $7 tls_pin_sha256, $8 allow_basic, $9 plain_rtp, $10 enabled. */
+struct camera_params {
+	char id[NVR_UUID_STRLEN];
+	const char *vals[10];
+	int lens[10], fmts[10];
+};
+
+static void
+camera_params(const struct stg_camera *c, struct camera_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	nvr_uuid_format(&c->id, p->id);
+	p->vals[0] = p->id;
+	p->vals[1] = c->name;
+	p->vals[2] = c->url;
+	p->vals[3] = c->username;
+	p->vals[4] = (const char *)c->password_sealed;
+	p->lens[4] = (int)c->password_sealed_len;
+	p->fmts[4] = 1;
+	p->vals[5] = c->tls_ca_pem;
+	p->vals[6] = c->has_pin ? (const char *)c->pin : NULL;
+	p->lens[6] = 32;
+	p->fmts[6] = 1;
+	p->vals[7] = c->allow_basic ? "t" : "f";
+	p->vals[8] = c->plain_rtp ? "t" : "f";
+	p->vals[9] = c->enabled ? "t" : "f";
+}
+
 nvr_err
 stg_catalog_camera_add(PGconn *db, struct stg_camera *c)
 {
-	char id[NVR_UUID_STRLEN];
-	const char *vals[9];
-	int lens[9] = { 0 }, fmts[9] = { 0 };
+	struct camera_params p;
 	PGresult *r;
 	nvr_err rc;
 
 	if (nvr_uuid_is_nil(&c->id) && (rc = nvr_uuid_new(&c->id)) != NVR_OK)
 		return rc;
-	nvr_uuid_format(&c->id, id);
-	vals[0] = id;
-	vals[1] = c->name;
-	vals[2] = c->url;
-	vals[3] = c->username;
-	vals[4] = (const char *)c->password_sealed;
-	lens[4] = (int)c->password_sealed_len;
-	fmts[4] = 1;
-	vals[5] = c->tls_ca_pem;
-	vals[6] = c->has_pin ? (const char *)c->pin : NULL;
-	lens[6] = 32;
-	fmts[6] = 1;
-	vals[7] = c->allow_basic ? "t" : "f";
-	vals[8] = c->plain_rtp ? "t" : "f";
+	camera_params(c, &p);
 	rc = run(db,
 	    "INSERT INTO cameras (id, name, url, username, password_sealed, tls_ca_pem, tls_pin_sha256,"
-	    " allow_basic, plain_rtp) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-	    9, vals, lens, fmts, PGRES_COMMAND_OK, "adding the camera", &r);
+	    " allow_basic, plain_rtp, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+	    10, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "adding the camera", &r);
 	if (rc != NVR_OK)
 		return rc;
 	PQclear(r);
 	return NVR_OK;
+}
+
+nvr_err
+stg_catalog_camera_update(PGconn *db, const struct stg_camera *c)
+{
+	struct camera_params p;
+	PGresult *r;
+	nvr_err rc;
+
+	camera_params(c, &p);
+	p.vals[1] = c->updated_at; /* the name does not change: $2 is the version read */
+	rc = run(db,
+	    "UPDATE cameras SET url = $3, username = $4, password_sealed = $5, tls_ca_pem = $6, tls_pin_sha256 = $7,"
+	    " allow_basic = $8, plain_rtp = $9, enabled = $10, updated_at = now()"
+	    " WHERE id = $1 AND removed_at IS NULL AND updated_at = $2::timestamptz",
+	    10, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "changing the camera", &r);
+	if (rc != NVR_OK)
+		return rc;
+	rc = strcmp(PQcmdTuples(r), "1") == 0 ? NVR_OK : NVR_ERR_INVAL;
+	PQclear(r);
+	return rc;
 }
 
 nvr_err

@@ -18,6 +18,7 @@
 
 #include "nvrd/err.h"
 #include "nvrd/uuid.h"
+#include "storage/secret.h"
 
 #define STG_NOTIFY_CHANNEL "nvr_config"
 #define STG_NAME_MAX 64
@@ -58,9 +59,27 @@ void stg_keyholders_free(struct stg_keyholder *v, size_t n);
  * starting with a punctuation mark. Returns a reason or NULL. */
 const char *stg_catalog_check_name(const char *name, bool keyholder);
 
+/* A certificate pin, "ab:cd:..." or "abcd..." (64 hex digits), into pin. */
+bool stg_catalog_parse_pin(const char *s, uint8_t pin[32]);
+
+/* Whether text (len bytes) holds at least one PEM certificate: what a
+ * camera CA bundle must. */
+bool stg_catalog_ca_pem_ok(const char *text, size_t len);
+
+/* Seals password to c->id (which must be set) with the recorder secret
+ * into c->password_sealed, replacing what was there. The caller wipes the
+ * password. */
+nvr_err stg_catalog_camera_seal_password(const struct stg_secret *s, struct stg_camera *c, const char *password);
+
 /* Adds a camera, with c->id if set (the password is sealed to it), else a
  * new id. NVR_ERR_INVAL if the name is taken. */
 nvr_err stg_catalog_camera_add(PGconn *db, struct stg_camera *c);
+
+/* Writes what can change of a camera read with stg_catalog_camera_get()
+ * (url, credentials, trust, allow_basic, plain_rtp, enabled; not the
+ * name), found by id; its updated_at changes, so nvrd restarts it.
+ * NVR_ERR_INVAL if it was removed or changed since c->updated_at. */
+nvr_err stg_catalog_camera_update(PGconn *db, const struct stg_camera *c);
 
 /* Cameras not removed, by name; *v is a new array (stg_cameras_free). */
 nvr_err stg_catalog_cameras(PGconn *db, struct stg_camera **v, size_t *n);

@@ -7,6 +7,7 @@
 #include "autoconfig.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/db.h"
@@ -25,6 +26,22 @@ static const struct web_route routes[] = {
 	{ "HEAD", "/api/v1/segments/*", WEB_ROLE_WATCH, web_api_segment, "a segment's size" },
 	{ "GET", "/api/v1/keys/*", WEB_ROLE_WATCH, web_api_key, "a session key sealed to the caller's key holder" },
 	{ "GET", "/api/v1/users", WEB_ROLE_ADMIN, web_api_users, "user accounts" },
+	{ "POST", "/api/v1/users", WEB_ROLE_ADMIN, web_api_user_add, "add a user, as nvrctl user add" },
+	{ "PATCH", "/api/v1/users/*", WEB_ROLE_ADMIN, web_api_user_change,
+	    "change a user's role, cameras, key holder, password, or disable it" },
+	{ "DELETE", "/api/v1/users/*", WEB_ROLE_ADMIN, web_api_user_remove, "remove a user; its sessions end" },
+	{ "DELETE", "/api/v1/users/*/sessions", WEB_ROLE_ADMIN, web_api_user_sessions_end,
+	    "end every session of a user" },
+	{ "POST", "/api/v1/cameras", WEB_ROLE_ADMIN, web_api_camera_add, "add a camera, as nvrctl camera add" },
+	{ "PATCH", "/api/v1/cameras/*", WEB_ROLE_ADMIN, web_api_camera_change,
+	    "change a camera's URL, credentials, trust, or switch it on or off" },
+	{ "DELETE", "/api/v1/cameras/*", WEB_ROLE_ADMIN, web_api_camera_remove, "remove a camera; its recordings stay" },
+	{ "GET", "/api/v1/keyholders", WEB_ROLE_ADMIN, web_api_keyholders, "key holders, with their fingerprints" },
+	{ "POST", "/api/v1/keyholders", WEB_ROLE_ADMIN, web_api_keyholder_add, "register a key holder's P-256 public key" },
+	{ "DELETE", "/api/v1/keyholders/*", WEB_ROLE_ADMIN, web_api_keyholder_remove,
+	    "stop sealing new keys to a key holder" },
+	{ "PUT", "/api/v1/tls/certificate", WEB_ROLE_ADMIN, web_api_tls_certificate,
+	    "install a CA-signed certificate for the API's key; new connections use it" },
 	{ "GET", "/api/v1/audit", WEB_ROLE_ADMIN | WEB_ROLE_AUDITOR, web_api_audit, "the audit log, filtered and paged" },
 	{ "GET", "/api/v1/settings", WEB_ROLE_ADMIN, web_api_settings, "settings changed at run time, and their source" },
 	{ "PUT", "/api/v1/settings/web.allow", WEB_ROLE_ADMIN, web_api_settings_allow,
@@ -81,6 +98,17 @@ web_req_audit(struct web_req *r, const char *action, const char *object, enum we
 	};
 
 	web_audit_record(r->srv->audit, &ev);
+}
+
+void
+web_req_audit_json(struct web_req *r, const char *action, const char *object, enum web_audit_outcome outcome,
+    json_t *detail)
+{
+	char *text = detail != NULL ? json_dumps(detail, JSON_COMPACT) : NULL;
+
+	web_req_audit(r, action, object, outcome, text);
+	free(text);
+	json_decref(detail);
 }
 
 bool

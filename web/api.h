@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include <civetweb.h>
+#include <jansson.h>
 #include <libpq-fe.h>
 
 #include "nvrd/uuid.h"
@@ -49,13 +50,17 @@ struct web_req {
 	PGconn *db;            /* this worker thread's connection */
 	struct web_user user;  /* the authenticated caller */
 	bool via_session;      /* cookie (console) rather than Digest or Basic */
-	char path_arg[64];     /* what matched the route's first "*", or "" */
+	char path_arg[128];    /* what matched the route's first "*", or "" */
 	char addr[64];         /* client address, IPv4-mapped IPv6 shown as IPv4 */
 };
 
 /* Queues an audit event for this request: actor and address filled in. */
 void web_req_audit(struct web_req *r, const char *action, const char *object, enum web_audit_outcome outcome,
     const char *detail);
+
+/* As web_req_audit(), with a JSON object as detail (taken; NULL: "{}"). */
+void web_req_audit_json(struct web_req *r, const char *action, const char *object, enum web_audit_outcome outcome,
+    json_t *detail);
 
 /* Whether the caller may see camera id: admin, all_cameras, or a grant. */
 bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
@@ -81,6 +86,12 @@ struct web_route {
 /* The route table and its length. */
 const struct web_route *web_routes(size_t *n);
 
+/* A user as GET /api/v1/users lists it (api_list.c); NULL if it is gone
+ * or the database failed (logged). Caller json_decref()s. */
+json_t *web_user_json(PGconn *db, const nvr_uuid *id);
+/* A key holder as GET /api/v1/keyholders lists it; the same terms. */
+json_t *web_keyholder_json(PGconn *db, const nvr_uuid *id);
+
 /* Handlers (api_*.c). */
 int web_api_health(struct web_req *r);
 int web_api_session_get(struct web_req *r);
@@ -95,5 +106,17 @@ int web_api_key(struct web_req *r);
 int web_api_metrics(struct web_req *r);
 int web_api_settings(struct web_req *r);
 int web_api_settings_allow(struct web_req *r);
+int web_api_keyholders(struct web_req *r);
+/* The admin half (api_admin_*.c): changes that nvrctl makes on the machine. */
+int web_api_user_add(struct web_req *r);
+int web_api_user_change(struct web_req *r);
+int web_api_user_remove(struct web_req *r);
+int web_api_user_sessions_end(struct web_req *r);
+int web_api_camera_add(struct web_req *r);
+int web_api_camera_change(struct web_req *r);
+int web_api_camera_remove(struct web_req *r);
+int web_api_keyholder_add(struct web_req *r);
+int web_api_keyholder_remove(struct web_req *r);
+int web_api_tls_certificate(struct web_req *r);
 
 #endif

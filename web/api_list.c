@@ -1,6 +1,6 @@
 /*
  * api_list.c: the read-only listings: cameras (with ingest state), users,
- * and the audit log. Every list is paged; every filter is validated before
+ * key holders, and the audit log. Every list is paged; every filter is validated before
  * it reaches SQL, and reaches it only as a parameter.
  */
 #include "autoconfig.h"
@@ -16,7 +16,8 @@
 #include "web/server_priv.h"
 
 /* A column as JSON by the type prefix of its name: '#' integer, '?'
- * boolean (PostgreSQL's 't'), none string; NULL as null. */
+ * boolean (PostgreSQL's 't'), '@' JSON made by PostgreSQL, none string;
+ * NULL as null. */
 static json_t *
 col(PGresult *res, int row, int c, char type)
 {
@@ -28,27 +29,37 @@ col(PGresult *res, int row, int c, char type)
 		return json_integer(strtoll(v, NULL, 10));
 	if (type == '?')
 		return json_boolean(v[0] == 't');
+	if (type == '@')
+		return json_loads(v, JSON_DECODE_ANY, NULL);
 	return json_string(v);
 }
 
-/* {"items": [...], "total": N, "limit": L, "offset": O}; names[i] == NULL
- * ends the columns, each named as col() reads its type. */
+/* Row i as an object; names[c] == NULL ends the columns, each named as
+ * col() reads its type. */
+static json_t *
+row_of(PGresult *res, int i, const char *const *names)
+{
+	json_t *o = json_object();
+	char type;
+
+	for (int c = 0; names[c] != NULL; c++) {
+		type = '\0';
+		if (names[c][0] == '#' || names[c][0] == '?' || names[c][0] == '@')
+			type = names[c][0];
+		json_object_set_new(o, names[c] + (type != '\0'), col(res, i, c, type));
+	}
+	return o;
+}
+
+/* {"items": [...], "total": N, "limit": L, "offset": O}, the items as
+ * row_of() makes them. */
 static json_t *
 page_of(PGresult *res, const char *const *names, int64_t total, int64_t limit, int64_t offset)
 {
-	json_t *items = json_array(), *o;
-	char type;
+	json_t *items = json_array();
 
-	for (int i = 0; i < PQntuples(res); i++) {
-		o = json_object();
-		for (int c = 0; names[c] != NULL; c++) {
-			type = '\0';
-			if (names[c][0] == '#' || names[c][0] == '?')
-				type = names[c][0];
-			json_object_set_new(o, names[c] + (type != '\0'), col(res, i, c, type));
-		}
-		json_array_append_new(items, o);
-	}
+	for (int i = 0; i < PQntuples(res); i++)
+		json_array_append_new(items, row_of(res, i, names));
 	return json_pack("{s:o,s:I,s:I,s:I}", "items", items, "total", (json_int_t)total, "limit", (json_int_t)limit,
 	    "offset", (json_int_t)offset);
 }
@@ -119,15 +130,24 @@ web_api_cameras(struct web_req *r)
 	return web_reply_json(r->conn, 200, j, NULL);
 }
 
+/* Users with their grants (cameras not removed) and key holder; the WHERE
+ * clause follows. */
+#define USERS_SELECT \
+	"SELECT u.id, u.name, u.role, u.all_cameras, u.disabled, " \
+	" to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), " \
+	" coalesce((SELECT json_agg(c.name ORDER BY c.name) FROM user_cameras g JOIN cameras c ON c.id = g.camera_id " \
+	"  WHERE g.user_id = u.id AND c.removed_at IS NULL), '[]')::text, k.name, count(*) OVER () " \
+	"FROM users u LEFT JOIN key_holders k ON k.id = u.key_holder_id "
+
+static const char *const user_names[] = { "id", "name", "role", "?all_cameras", "?disabled", "created_at", "@cameras",
+	"key_holder", NULL };
+
 static const char users_sql[] =
-    "SELECT id, name, role, all_cameras::text, disabled::text, "
-    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) OVER () "
-    "FROM users WHERE removed_at IS NULL ORDER BY name LIMIT $1::bigint OFFSET $2::bigint";
+    USERS_SELECT "WHERE u.removed_at IS NULL ORDER BY u.name LIMIT $1::bigint OFFSET $2::bigint";
 
 int
 web_api_users(struct web_req *r)
 {
-	static const char *const names[] = { "id", "name", "role", "all_cameras", "disabled", "created_at", NULL };
 	struct web_page pg;
 	const char *p[2] = { pg.limit_text, pg.offset_text };
 	int64_t total;
@@ -139,8 +159,73 @@ web_api_users(struct web_req *r)
 	res = PQexecParams(r->db, users_sql, 2, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
 		return db_error(r);
-	total = web_page_total(r->db, res, users_sql, 2, p, 6);
-	j = page_of(res, names, total, pg.limit, pg.offset);
+	total = web_page_total(r->db, res, users_sql, 2, p, 8);
+	j = page_of(res, user_names, total, pg.limit, pg.offset);
+	PQclear(res);
+	return web_reply_json(r->conn, 200, j, NULL);
+}
+
+json_t *
+web_user_json(PGconn *db, const nvr_uuid *id)
+{
+	char uid[NVR_UUID_STRLEN];
+	const char *p[1] = { uid };
+	PGresult *res;
+	json_t *j = NULL;
+
+	nvr_uuid_format(id, uid);
+	res = PQexecParams(db, USERS_SELECT "WHERE u.id = $1 AND u.removed_at IS NULL", 1, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "reading a user for the API") != NVR_OK)
+		return NULL;
+	if (PQntuples(res) == 1)
+		j = row_of(res, 0, user_names);
+	PQclear(res);
+	return j;
+}
+
+#define KEYHOLDERS_SELECT \
+	"SELECT id, name, encode(fingerprint, 'hex'), " \
+	" to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), count(*) OVER () FROM key_holders "
+
+static const char *const keyholder_names[] = { "id", "name", "fingerprint", "created_at", NULL };
+
+static const char keyholders_sql[] =
+    KEYHOLDERS_SELECT "WHERE removed_at IS NULL ORDER BY name LIMIT $1::bigint OFFSET $2::bigint";
+
+json_t *
+web_keyholder_json(PGconn *db, const nvr_uuid *id)
+{
+	char kid[NVR_UUID_STRLEN];
+	const char *p[1] = { kid };
+	PGresult *res;
+	json_t *j = NULL;
+
+	nvr_uuid_format(id, kid);
+	res = PQexecParams(db, KEYHOLDERS_SELECT "WHERE id = $1 AND removed_at IS NULL", 1, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, "reading a key holder for the API") != NVR_OK)
+		return NULL;
+	if (PQntuples(res) == 1)
+		j = row_of(res, 0, keyholder_names);
+	PQclear(res);
+	return j;
+}
+
+int
+web_api_keyholders(struct web_req *r)
+{
+	struct web_page pg;
+	const char *p[2] = { pg.limit_text, pg.offset_text };
+	int64_t total;
+	PGresult *res;
+	json_t *j;
+
+	if (!web_page(r->conn, &pg))
+		return 400;
+	res = PQexecParams(r->db, keyholders_sql, 2, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing key holders for the API") != NVR_OK)
+		return db_error(r);
+	total = web_page_total(r->db, res, keyholders_sql, 2, p, 4);
+	j = page_of(res, keyholder_names, total, pg.limit, pg.offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
 }

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "nvrd/util.h"
 #include "storage/manifest.h"
 #include "web/http.h"
@@ -154,6 +156,7 @@ web_read_json(struct mg_connection *c, int *status)
 		len += (size_t)n;
 	if (len == (size_t)ri->content_length)
 		j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	OPENSSL_cleanse(buf, len); /* a body may hold a password */
 	free(buf);
 	if (j == NULL || !json_is_object(j)) {
 		json_decref(j);
@@ -163,6 +166,35 @@ web_read_json(struct mg_connection *c, int *status)
 		return NULL;
 	}
 	return j;
+}
+
+static bool
+is_known(const char *const *known, const char *key)
+{
+	for (size_t i = 0; known[i] != NULL; i++)
+		if (strcmp(known[i], key) == 0)
+			return true;
+	return false;
+}
+
+bool
+web_json_known(struct mg_connection *c, json_t *body, const char *const *known, int *status)
+{
+	const char *key;
+	char list[512] = "";
+	size_t used = 0;
+	json_t *v;
+
+	json_object_foreach (body, key, v) {
+		if (is_known(known, key))
+			continue;
+		for (size_t i = 0; known[i] != NULL && used < sizeof(list); i++)
+			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%s", i > 0 ? ", " : "", known[i]);
+		*status = web_reply_error(c, 400, "unknown_field", NULL, "unknown field \"%.64s\": this call takes %s", key,
+		    list);
+		return false;
+	}
+	return true;
 }
 
 bool

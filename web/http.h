@@ -55,6 +55,11 @@ int web_reply_error(struct mg_connection *c, int status, const char *code, const
  */
 json_t *web_read_json(struct mg_connection *c, int *status);
 
+/* Whether every member of the object body is named in known (a NULL-
+ * terminated list). If not, 400 unknown_field naming it and what the call
+ * takes has been sent, and *status is its status. */
+bool web_json_known(struct mg_connection *c, json_t *body, const char *const *known, int *status);
+
 /*
  * Copies query parameter name into out (URL-decoded, at most size - 1
  * bytes). false if it is absent; NVR_ERR_TOOBIG-style failures (too long)

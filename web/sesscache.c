@@ -18,9 +18,18 @@ struct entry {
 	struct web_user user;
 };
 
+/* Users whose sessions were dropped lately; more than this many within
+ * WEB_SESSCACHE_TTL_MS only costs the oldest a narrower guard. */
+#define DROPPED_MAX 16
+
 struct web_sesscache {
-	pthread_mutex_t lock; /* protects slots */
+	pthread_mutex_t lock; /* protects slots, dropped and next_dropped */
 	struct entry slots[WEB_SESSCACHE_SLOTS];
+	struct {
+		nvr_uuid user;
+		int64_t at_ms; /* 0: free */
+	} dropped[DROPPED_MAX];
+	unsigned next_dropped;
 };
 
 nvr_err
@@ -55,6 +64,19 @@ slot(struct web_sesscache *c, const uint8_t h[32])
 	return &c->slots[i % WEB_SESSCACHE_SLOTS];
 }
 
+/* Under the lock: whether user's sessions were dropped less than a TTL
+ * before now_ms. */
+static bool
+dropped_lately(const struct web_sesscache *c, const nvr_uuid *user, int64_t now_ms)
+{
+	for (size_t i = 0; i < DROPPED_MAX; i++) {
+		if (c->dropped[i].at_ms != 0 && now_ms - c->dropped[i].at_ms < WEB_SESSCACHE_TTL_MS &&
+		    memcmp(c->dropped[i].user.b, user->b, sizeof(user->b)) == 0)
+			return true;
+	}
+	return false;
+}
+
 bool
 web_sesscache_get(struct web_sesscache *c, const uint8_t h[32], int64_t now_ms, struct web_user *u)
 {
@@ -76,9 +98,11 @@ web_sesscache_put(struct web_sesscache *c, const uint8_t h[32], int64_t now_ms, 
 	struct entry *e = slot(c, h);
 
 	pthread_mutex_lock(&c->lock);
-	memcpy(e->h, h, 32);
-	e->checked_ms = now_ms > 0 ? now_ms : 1;
-	e->user = *u;
+	if (!dropped_lately(c, &u->id, now_ms)) {
+		memcpy(e->h, h, 32);
+		e->checked_ms = now_ms > 0 ? now_ms : 1;
+		e->user = *u;
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -90,5 +114,19 @@ web_sesscache_drop(struct web_sesscache *c, const uint8_t h[32])
 	pthread_mutex_lock(&c->lock);
 	if (CRYPTO_memcmp(e->h, h, 32) == 0)
 		memset(e, 0, sizeof(*e));
+	pthread_mutex_unlock(&c->lock);
+}
+
+void
+web_sesscache_drop_user(struct web_sesscache *c, const nvr_uuid *user, int64_t now_ms)
+{
+	pthread_mutex_lock(&c->lock);
+	c->dropped[c->next_dropped].user = *user;
+	c->dropped[c->next_dropped].at_ms = now_ms > 0 ? now_ms : 1;
+	c->next_dropped = (c->next_dropped + 1) % DROPPED_MAX;
+	for (size_t i = 0; i < WEB_SESSCACHE_SLOTS; i++) {
+		if (c->slots[i].checked_ms != 0 && memcmp(c->slots[i].user.id.b, user->b, sizeof(user->b)) == 0)
+			memset(&c->slots[i], 0, sizeof(c->slots[i]));
+	}
 	pthread_mutex_unlock(&c->lock);
 }

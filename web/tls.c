@@ -1,10 +1,12 @@
 /*
- * tls.c: the API's TLS context and its first-start certificate.
- * It never logs key material; only certificate fingerprints.
+ * tls.c: the API's TLS context, its first-start certificate, and the
+ * installation of a CA-signed one. It never logs key material; only
+ * certificate fingerprints.
  */
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -160,6 +162,7 @@ struct web_tls {
 	SSL_CTX *base;        /* what civetweb holds */
 	pthread_rwlock_t lock; /* protects current */
 	SSL_CTX *current;     /* the newest certificate; may be base */
+	pthread_mutex_t reload_lock; /* serialises reloads; protects fp */
 	char fp[65];          /* SHA-256 of current's certificate (hex) */
 };
 
@@ -201,6 +204,7 @@ web_tls_new(const char *cert_path, const char *key_path, bool compat, struct web
 		goto fail;
 	t->compat = compat;
 	pthread_rwlock_init(&t->lock, NULL);
+	pthread_mutex_init(&t->reload_lock, NULL);
 	if ((rc = web_tls_ensure_cert(cert_path, key_path)) != NVR_OK ||
 	    (rc = web_tls_ctx_new(cert_path, key_path, compat, &t->base)) != NVR_OK)
 		goto fail;
@@ -223,8 +227,10 @@ web_tls_free(struct web_tls *t)
 	SSL_CTX_free(t->current);
 	if (t->base != NULL)
 		SSL_CTX_free(t->base);
-	if (t->cert_path != NULL)
+	if (t->cert_path != NULL) {
 		pthread_rwlock_destroy(&t->lock);
+		pthread_mutex_destroy(&t->reload_lock);
+	}
 	free(t->cert_path);
 	free(t->key_path);
 	free(t);
@@ -236,23 +242,16 @@ web_tls_ctx(struct web_tls *t)
 	return t->base;
 }
 
-nvr_err
-web_tls_reload(struct web_tls *t, char fp[65], bool *changed)
+/* Under reload_lock: makes next the current context if it holds another
+ * certificate than the one in use. */
+static bool
+swap_current(struct web_tls *t, SSL_CTX *next, const char *nfp)
 {
-	SSL_CTX *next = NULL, *old;
-	char nfp[65];
-	nvr_err rc;
+	SSL_CTX *old;
 
-	*changed = false;
-	if ((rc = web_tls_ctx_new(t->cert_path, t->key_path, t->compat, &next)) != NVR_OK) {
-		nvr_log(NVR_LOG_ERROR, "the API keeps its current TLS certificate");
-		return rc;
-	}
-	ctx_fingerprint(next, nfp);
-	snprintf(fp, 65, "%s", nfp);
 	if (strcmp(nfp, t->fp) == 0) { /* the same certificate: nothing to swap */
 		SSL_CTX_free(next);
-		return NVR_OK;
+		return false;
 	}
 	pthread_rwlock_wrlock(&t->lock);
 	old = t->current;
@@ -260,6 +259,157 @@ web_tls_reload(struct web_tls *t, char fp[65], bool *changed)
 	pthread_rwlock_unlock(&t->lock);
 	SSL_CTX_free(old);
 	snprintf(t->fp, sizeof(t->fp), "%s", nfp);
-	*changed = true;
+	return true;
+}
+
+nvr_err
+web_tls_reload(struct web_tls *t, char fp[65], bool *changed)
+{
+	SSL_CTX *next = NULL;
+	char nfp[65];
+	nvr_err rc;
+
+	*changed = false;
+	pthread_mutex_lock(&t->reload_lock);
+	if ((rc = web_tls_ctx_new(t->cert_path, t->key_path, t->compat, &next)) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "the API keeps its current TLS certificate");
+	} else {
+		ctx_fingerprint(next, nfp);
+		snprintf(fp, 65, "%s", nfp);
+		*changed = swap_current(t, next, nfp);
+	}
+	pthread_mutex_unlock(&t->reload_lock);
+	return rc;
+}
+
+/* ---- installing a CA-signed certificate ------------------------------------ */
+
+/* The leaf (first PEM certificate of pem) and the number of certificates
+ * after it; NVR_ERR_INVAL with *refusal if a block is not one. Caller
+ * X509_free()s *leaf. */
+static nvr_err
+read_chain(const char *pem, size_t len, X509 **leaf, enum web_tls_refusal *refusal)
+{
+	BIO *b = len > 0 && len <= (size_t)INT_MAX ? BIO_new_mem_buf(pem, (int)len) : NULL;
+	X509 *x;
+	unsigned long e;
+
+	*leaf = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+	*refusal = *leaf == NULL ? WEB_TLS_NOT_PEM : 0;
+	ERR_clear_error();
+	/* As SSL_CTX_use_certificate_chain_file reads the rest: certificates
+	 * until the end, which PEM reports as "no start line". */
+	while (*leaf != NULL && (x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL)
+		X509_free(x);
+	e = ERR_peek_last_error();
+	if (*leaf != NULL && !(ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE))
+		*refusal = WEB_TLS_BAD_CHAIN;
+	ERR_clear_error();
+	BIO_free(b);
+	if (*refusal != 0) {
+		X509_free(*leaf);
+		*leaf = NULL;
+		return NVR_ERR_INVAL;
+	}
 	return NVR_OK;
+}
+
+static EVP_PKEY *
+read_key(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+
+	if (f != NULL)
+		fclose(f);
+	ERR_clear_error();
+	return k;
+}
+
+/* The checks `nvrctl tls install` has always made; the leaf's hash. */
+static nvr_err
+check_leaf(EVP_PKEY *key, X509 *x, struct web_tls_leaf *leaf, enum web_tls_refusal *refusal)
+{
+	uint8_t fp[32];
+	nvr_err rc = NVR_ERR_INVAL;
+
+	if (X509_check_private_key(x, key) != 1)
+		*refusal = WEB_TLS_WRONG_KEY;
+	else if (X509_cmp_current_time(X509_get0_notBefore(x)) > 0 || X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
+		*refusal = WEB_TLS_NOT_VALID_NOW;
+	else if ((rc = stg_cert_fingerprint(x, fp)) == NVR_OK)
+		nvr_hex_encode(fp, sizeof(fp), leaf->sha256);
+	ERR_clear_error();
+	return rc;
+}
+
+static void
+name_text(const X509_NAME *n, char *out, size_t size)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *p = NULL;
+	long len = 0;
+
+	out[0] = '\0';
+	if (b != NULL && X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 && (len = BIO_get_mem_data(b, &p)) > 0)
+		snprintf(out, size, "%.*s", (int)len, p);
+	BIO_free(b);
+}
+
+/* Writes len bytes to path through a new file beside it and rename. */
+static nvr_err
+replace_file(const char *path, const char *data, size_t len)
+{
+	char tmp[4096];
+	int fd, saved;
+	size_t off = 0;
+	ssize_t n;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= (int)sizeof(tmp))
+		return NVR_ERR_TOOBIG;
+	if ((fd = mkstemp(tmp)) < 0)
+		return NVR_ERR_IO;
+	while (off < len && ((n = write(fd, data + off, len - off)) > 0 || (n < 0 && errno == EINTR)))
+		off += n > 0 ? (size_t)n : 0;
+	if (off == len && fchmod(fd, 0644) == 0 && fsync(fd) == 0 && close(fd) == 0) {
+		fd = -1;
+		if (rename(tmp, path) == 0)
+			return NVR_OK;
+	}
+	saved = off == len ? errno : ENOSPC; /* a short write: treated as a full disk */
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return NVR_ERR_IO;
+}
+
+nvr_err
+web_tls_install(const char *cert_path, const char *key_path, const char *pem, size_t len,
+    struct web_tls_leaf *leaf, enum web_tls_refusal *refusal)
+{
+	EVP_PKEY *key = read_key(key_path);
+	X509 *x = NULL;
+	nvr_err rc = NVR_ERR_INVAL;
+
+	memset(leaf, 0, sizeof(*leaf));
+	*refusal = 0;
+	if (key == NULL) {
+		*refusal = WEB_TLS_NO_KEY;
+		goto out;
+	}
+	/* The certificate file is world-readable: never a key in it. */
+	if (memmem(pem, len, "PRIVATE KEY", 11) != NULL) {
+		*refusal = WEB_TLS_HAS_KEY;
+		goto out;
+	}
+	if ((rc = read_chain(pem, len, &x, refusal)) != NVR_OK || (rc = check_leaf(key, x, leaf, refusal)) != NVR_OK)
+		goto out;
+	name_text(X509_get_subject_name(x), leaf->subject, sizeof(leaf->subject));
+	name_text(X509_get_issuer_name(x), leaf->issuer, sizeof(leaf->issuer));
+	rc = replace_file(cert_path, pem, len);
+out:
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
 }

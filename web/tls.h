@@ -59,7 +59,37 @@ void web_tls_free(struct web_tls *t);
 SSL_CTX *web_tls_ctx(struct web_tls *t);
 /* Loads the files again; if they hold another certificate, new handshakes
  * use it (*changed). On failure (logged) the certificate in use stays.
- * fp gets the loaded certificate's SHA-256 (hex). */
+ * fp gets the loaded certificate's SHA-256 (hex). Thread-safe: reloads
+ * (SIGHUP, the API) are serialised. */
 nvr_err web_tls_reload(struct web_tls *t, char fp[65], bool *changed);
+
+/* Why web_tls_install() refused a certificate (NVR_ERR_INVAL). */
+enum web_tls_refusal {
+	WEB_TLS_NO_KEY = 1,    /* the API's key cannot be read */
+	WEB_TLS_NOT_PEM,       /* no PEM certificate */
+	WEB_TLS_HAS_KEY,       /* a private key among the certificates */
+	WEB_TLS_WRONG_KEY,     /* the certificate is not for the API's key */
+	WEB_TLS_NOT_VALID_NOW, /* before its notBefore or after its notAfter */
+	WEB_TLS_BAD_CHAIN,     /* a block after the first is not a certificate */
+};
+
+/* The leaf of an installed certificate. */
+struct web_tls_leaf {
+	char sha256[65];  /* of its DER, hex */
+	char subject[256]; /* RFC 2253 */
+	char issuer[256];
+};
+
+/*
+ * Installs a CA-signed certificate for the API's key (`nvrctl tls install`,
+ * PUT /api/v1/tls/certificate): pem (len bytes, the leaf first, then its
+ * chain) must belong to the key in key_path and be valid now; then it
+ * replaces cert_path atomically (a new file in the same folder, fsync'd,
+ * mode 0644, renamed over it). NVR_ERR_INVAL with *refusal; NVR_ERR_IO
+ * (errno set) when the file cannot be written. nvrd uses it for new
+ * handshakes after web_tls_reload().
+ */
+nvr_err web_tls_install(const char *cert_path, const char *key_path, const char *pem, size_t len,
+    struct web_tls_leaf *leaf, enum web_tls_refusal *refusal);
 
 #endif

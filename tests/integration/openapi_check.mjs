@@ -9,7 +9,8 @@
 //     example, default; object: properties, required, additionalProperties
 //     (true or false); array: items; string: format (uuid, date-time;
 //     binary outside JSON), pattern, minLength, maxLength; integer and
-//     number: minimum, maximum.
+//     number: minimum, maximum. oneOf (two or more schemas, with
+//     description only beside it): exactly one must match.
 //   responses: numeric status codes only (no "default", no "4XX").
 //
 // Usage:
@@ -103,6 +104,15 @@ function lintSchema(spec, schema, where, seen) {
 		lintSchema(spec, target, schema.$ref, seen);
 		return;
 	}
+	if ('oneOf' in schema) {
+		for (const k of Object.keys(schema))
+			if (k !== 'oneOf' && k !== 'description')
+				throw new SpecError(`${where}: keyword "${k}" beside oneOf is not supported by this checker`);
+		if (!Array.isArray(schema.oneOf) || schema.oneOf.length < 2)
+			throw new SpecError(`${where}: oneOf must list two or more schemas`);
+		schema.oneOf.forEach((s, i) => lintSchema(spec, s, `${where} oneOf[${i}]`, seen));
+		return;
+	}
 	const type = schema.type;
 	if (!(type in BY_TYPE))
 		throw new SpecError(`${where}: "type" missing or not one of ${Object.keys(BY_TYPE)}`);
@@ -168,6 +178,16 @@ function typeOf(v) {
 function validate(spec, schema, value, where, errs) {
 	if ('$ref' in schema)
 		return validate(spec, deref(spec, schema), value, where, errs);
+	if ('oneOf' in schema) {
+		const n = schema.oneOf.filter((alt) => {
+			const e = [];
+			validate(spec, alt, value, where, e);
+			return e.length === 0;
+		}).length;
+		if (n !== 1)
+			errs.push(`${where}: ${JSON.stringify(value)?.slice(0, 60)} matches ${n} of oneOf's schemas, not exactly one`);
+		return;
+	}
 	if (value === null) {
 		if (!schema.nullable)
 			errs.push(`${where}: null, but not nullable`);
