@@ -79,7 +79,7 @@ certificate = $DIR/state/signing.crt
 listen = 127.0.0.1:0
 tls_certificate = $DIR/state/tls.crt
 tls_key = $DIR/state/tls.key
-threads = ${WEB_THREADS:-64}
+threads = ${WEB_THREADS:-256}
 db_connections = ${WEB_DB_CONNECTIONS:-8}
 [storage]
 root = $DIR/storage
