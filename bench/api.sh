@@ -6,14 +6,20 @@
 # TLS clients carrying the session cookie against:
 #
 #   reference  GET /api/v1/health   (TLS, host filter, session check)
-#   listing    GET /api/v1/cameras  (the same, plus a paged listing query)
+#   cameras    GET /api/v1/cameras  (the same, plus a paged listing query)
+#   recordings GET /api/v1/cameras/ID/recordings?from=..&to=.. (one hour of
+#              one camera: 60 segments and their gaps, audited)
+#
+# The database is given --hours of 60 s segments for every camera (rows
+# only: the listing never opens a file), interleaved in time order as a
+# recorder writes them, and vacuumed as autovacuum would have done.
 #
 # and prints requests per second, latency and errors for each, and the
-# listing as a ratio of the reference run. WEB_THREADS and
+# listings as ratios of the reference run. WEB_THREADS and
 # WEB_DB_CONNECTIONS set [web] threads and db_connections.
 #
 #   bench/api.sh [-B BUILD] [--connections 200] [--threads 2]
-#                [--seconds 20] [--cameras 50] [--dir DIR]
+#                [--seconds 20] [--cameras 50] [--hours 24] [--dir DIR]
 #
 # Needs: wrk, curl, jq, a build. Figures go to stdout and DIR/results.txt.
 set -eu
@@ -24,6 +30,7 @@ CONN=200
 THREADS=2
 SECS=20
 CAMS=50
+HOURS=24
 DIR=
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -32,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--threads) THREADS=$2; shift ;;
 	--seconds) SECS=$2; shift ;;
 	--cameras) CAMS=$2; shift ;;
+	--hours) HOURS=$2; shift ;;
 	--dir) DIR=$2; shift ;;
 	-h | --help) sed -n '2,/^set -eu/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) echo "api.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -71,7 +79,7 @@ certificate = $DIR/state/signing.crt
 listen = 127.0.0.1:0
 tls_certificate = $DIR/state/tls.crt
 tls_key = $DIR/state/tls.key
-threads = ${WEB_THREADS:-64}
+threads = ${WEB_THREADS:-256}
 db_connections = ${WEB_DB_CONNECTIONS:-8}
 [storage]
 root = $DIR/storage
@@ -86,9 +94,32 @@ PORT=$(sed -n 's/.*HTTPS API listening on 127.0.0.1 port \([0-9]*\)$/\1/p' "$DIR
 ctl() { "$B/nvrd/nvrctl" -c "$DIR/nvrd.conf" "$@" >>"$DIR/ctl.log" 2>&1; }
 printf 'Load-Pass-42\n' >"$DIR/pw"
 ctl user add bench --role operator --cameras all --password-file "$DIR/pw"
+ctl user add benchadmin --role admin --password-file "$DIR/pw"
 for i in $(seq "$CAMS"); do
 	ctl camera add "cam$i" --url "rtsps://192.0.2.1/cam$i" --system-ca --disabled
 done
+
+# One "video" stream per camera and HOURS of 60 s segments ending an hour
+# ago, with a 5 minute gap in the middle of the hour the listing asks for.
+psql -qX -v ON_ERROR_STOP=1 -h "$PGHOST" -U nvr -d postgres -v hours="$HOURS" >>"$DIR/ctl.log" <<'SQL'
+INSERT INTO streams (id, camera_id, name, codec, clock_rate)
+  SELECT gen_random_uuid(), id, 'video', 'H264', 90000 FROM cameras;
+INSERT INTO segments (id, stream_id, seq, key_id, path, time_range, bytes, packets, sha256,
+                      manifest_sha256, clean_start, tag_verified)
+  SELECT gen_random_uuid(), s.id, n, '00000000-0000-4000-8000-000000000000', 'bench/' || n,
+         tstzrange(t, t + interval '60 s'), 30000000, 25000, sha256(n::text::bytea),
+         sha256(n::text::bytea), true, true
+  FROM streams s, generate_series(1, :hours * 60) AS n,
+       LATERAL (SELECT date_trunc('hour', now()) - interval '1 hour' - (:hours * 60 - n) * interval '60 s' AS t) AS w
+  WHERE extract(minute FROM w.t) NOT BETWEEN 30 AND 34 OR w.t < date_trunc('hour', now()) - interval '2 hours'
+  ORDER BY n, s.id;
+VACUUM ANALYZE streams;
+VACUUM ANALYZE segments;
+SQL
+CAM=$(psql -qAtX -h "$PGHOST" -U nvr -d postgres -c "SELECT id FROM cameras ORDER BY name LIMIT 1")
+T1=$(date -u -d "$(date -u +%Y-%m-%dT%H:00:00Z) - 1 hour" +%Y-%m-%dT%H:%M:%SZ)
+T0=$(date -u -d "$(date -u +%Y-%m-%dT%H:00:00Z) - 2 hours" +%Y-%m-%dT%H:%M:%SZ)
+REC="/api/v1/cameras/$CAM/recordings?from=$T0&to=$T1"
 
 URL=https://127.0.0.1:$PORT
 curl -sS --cacert "$DIR/state/tls.crt" -D "$DIR/login.h" -o "$DIR/login.json" \
@@ -97,26 +128,49 @@ COOKIE=$(sed -n 's/^Set-Cookie: \(nvr_session=[0-9a-f]*\);.*/\1/p' "$DIR/login.h
 [ -n "$COOKIE" ] || { echo "api.sh: login failed: $(cat "$DIR/login.json")" >&2; exit 1; }
 n=$(curl -sS --cacert "$DIR/state/tls.crt" -H "Cookie: $COOKIE" "$URL/api/v1/cameras?limit=20" | jq .total)
 [ "$n" = "$CAMS" ] || { echo "api.sh: the listing shows $n cameras, not $CAMS" >&2; exit 1; }
+curl -sS --cacert "$DIR/state/tls.crt" -H "Cookie: $COOKIE" "$URL$REC" >"$DIR/recordings.json"
+n=$(jq '.items | length' "$DIR/recordings.json")
+g=$(jq '.gaps | length' "$DIR/recordings.json")
+[ "$n" = 55 ] && [ "$g" = 1 ] || { echo "api.sh: the hour lists $n segments and $g gaps, not 55 and 1" >&2; exit 1; }
 
-# run NAME PATH: wrk for SECS seconds; prints "NAME rps p50 p99 errors".
+# cache_counts: "hits misses" of the listing cache, from /metrics.
+cache_counts() {
+	curl -sS --cacert "$DIR/state/tls.crt" --digest -u "benchadmin:Load-Pass-42" "$URL/metrics" |
+		awk '/^nvr_api_listing_cache_total\{result="hit"\}/ {h = $2} /result="miss"/ {m = $2} END {print h + 0, m + 0}'
+}
+
+# run NAME PATH [WRK ARGS]: wrk for SECS seconds; prints "NAME rps p50 p99
+# errors" and, for the listings, the share the listing cache answered.
 run() {
-	local out=$DIR/wrk-$1.txt rps p50 p99 errs non2xx
-	wrk -t "$THREADS" -c "$CONN" -d "${SECS}s" --latency -H "Cookie: $COOKIE" "$URL$2" >"$out" 2>&1
+	local name=$1 path=$2 out=$DIR/wrk-$1.txt rps p50 p99 errs non2xx before after hits=
+	shift 2
+	before=$(cache_counts)
+	wrk -t "$THREADS" -c "$CONN" -d "${SECS}s" --latency -H "Cookie: $COOKIE" "$@" >"$out" 2>&1
+	after=$(cache_counts)
 	rps=$(awk '/^Requests\/sec/ {print $2}' "$out")
 	p50=$(awk '$1 == "50%" {print $2}' "$out")
 	p99=$(awk '$1 == "99%" {print $2}' "$out")
 	errs=$(awk '/Socket errors/ {gsub(",", ""); print $4 + $6 + $8 + $10}' "$out")
 	non2xx=$(awk '/Non-2xx/ {print $5}' "$out")
-	printf '%-10s %-28s %10s req/s  p50 %-8s p99 %-8s errors %s, non-2xx %s\n' "$1" "$2" "$rps" "$p50" "$p99" \
-		"${errs:-0}" "${non2xx:-0}"
-	echo "$rps" >"$DIR/$1.rps"
+	if [ "$before" != "$after" ]; then
+		hits=$(echo "$before $after" | awk '{h = $3 - $1; m = $4 - $2; printf ", cache hits %.1f%%", 100 * h / (h + m)}')
+	fi
+	printf '%-10s %-44s %9s req/s  p50 %-8s p99 %-8s errors %s, non-2xx %s%s\n' "$name" "$path" "$rps" "$p50" \
+		"$p99" "${errs:-0}" "${non2xx:-0}" "$hits"
+	echo "$rps" >"$DIR/$name.rps"
 }
 
+FIRST=$(($(date -u -d "$T0" +%s) - 22 * 3600))
+ALLCAMS=$(psql -qAtX -h "$PGHOST" -U nvr -d postgres -c "SELECT string_agg(id::text, ',') FROM cameras")
 {
-	echo "api.sh: wrk -t $THREADS -c $CONN, ${SECS} s each, session cookie, $(nproc) CPUs, $CAMS cameras"
-	run reference /api/v1/health
-	run listing "/api/v1/cameras?limit=20"
-	awk -v a="$(cat "$DIR/listing.rps")" -v b="$(cat "$DIR/reference.rps")" \
-		'BEGIN { printf "listing / reference: %.2f\n", a / b }'
+	echo "api.sh: wrk -t $THREADS -c $CONN, ${SECS} s each, session cookie, $(nproc) CPUs, $CAMS cameras, $HOURS h of segments"
+	run reference /api/v1/health "$URL/api/v1/health"
+	run cameras "/api/v1/cameras?limit=20" "$URL/api/v1/cameras?limit=20"
+	run recordings "/api/v1/cameras/ID/recordings (one hour)" "$URL$REC"
+	run uncached "/api/v1/cameras/*/recordings (any hour)" -s "$top/bench/recordings.lua" "$URL" -- "$ALLCAMS" "$FIRST"
+	for t in cameras recordings uncached; do
+		awk -v t=$t -v a="$(cat "$DIR/$t.rps")" -v b="$(cat "$DIR/reference.rps")" \
+			'BEGIN { printf "%s / reference: %.2f\n", t, a / b }'
+	done
 	ps -o rss=,time= -p "$NVRD" | awk '{print "nvrd after the runs: RSS " $1 " KiB, CPU time " $2}'
 } | tee "$DIR/results.txt"

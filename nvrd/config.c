@@ -80,7 +80,7 @@ static const struct nvr_config_key keys[] = {
 	{ .section = "web", .name = "tls_compat", .type = NVR_CFG_BOOL, .def = "no",
 	    .offset = FIELD(web_tls_compat),
 	    .doc = "also accept TLS 1.2 suites without forward secrecy or AEAD, for old clients; logged as a warning" },
-	{ .section = "web", .name = "threads", .type = NVR_CFG_INT, .def = "64", .min = 2, .max = 1024,
+	{ .section = "web", .name = "threads", .type = NVR_CFG_INT, .def = "256", .min = 2, .max = 1024,
 	    .offset = FIELD(web_threads),
 	    .doc = "threads serving API clients: each keep-alive client holds one while it is connected" },
 	{ .section = "web", .name = "db_connections", .type = NVR_CFG_INT, .def = "8", .min = 1, .max = 256,

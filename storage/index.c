@@ -7,6 +7,7 @@
 #include "autoconfig.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +57,7 @@ struct row {
 	enum stmt stmt;
 	int n;
 	char *v[MAX_PARAMS]; /* owned; NULL is SQL NULL */
-	nvr_uuid camera;     /* S_STATUS: which camera it replaces */
+	nvr_uuid camera;     /* S_STATUS: which camera it replaces; S_SEGMENT: whose */
 };
 
 struct stg_index {
@@ -123,6 +124,35 @@ enqueue(struct stg_index *ix, struct row *r)
 	}
 	pthread_cond_signal(&ix->cond);
 	pthread_mutex_unlock(&ix->lock);
+}
+
+/* ---- generations ------------------------------------------------------- */
+
+/* One counter per slot of camera ids hashed: two cameras sharing a slot
+ * only ever see a change that was not theirs, which costs a cache miss. */
+#define GEN_SLOTS 1024
+static _Atomic uint64_t generations[GEN_SLOTS];
+
+static size_t
+gen_slot(const nvr_uuid *camera)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (size_t i = 0; i < sizeof(camera->b); i++)
+		h = (h ^ camera->b[i]) * 16777619u;
+	return h % GEN_SLOTS;
+}
+
+uint64_t
+stg_index_generation(const nvr_uuid *camera)
+{
+	return atomic_load(&generations[gen_slot(camera)]);
+}
+
+void
+stg_index_changed(const nvr_uuid *camera)
+{
+	atomic_fetch_add(&generations[gen_slot(camera)], 1);
 }
 
 /* ---- the thread ------------------------------------------------------------ */
@@ -286,6 +316,8 @@ index_main(void *arg)
 		if (ok) {
 			while (batch != NULL) {
 				struct row *next = batch->next;
+				if (batch->stmt == S_SEGMENT)
+					stg_index_changed(&batch->camera);
 				row_free(batch);
 				batch = next;
 			}
@@ -414,6 +446,7 @@ stg_index_segment(struct stg_index *ix, const struct stg_manifest *m, const char
 	char bytes[24], pkts[24], sha[65], msha[65], prev[65], forged[24], lost[24];
 	const char *v[16] = { id, sid, seq, kid, path, t0, t1, bytes, pkts, sha, msha, m->has_prev ? prev : NULL,
 		forged, lost, m->clean_start ? "t" : "f", m->tag_verified ? "t" : "f" };
+	struct row *r;
 
 	nvr_uuid_format(&m->segment, id);
 	nvr_uuid_format(&m->stream, sid);
@@ -429,7 +462,9 @@ stg_index_segment(struct stg_index *ix, const struct stg_manifest *m, const char
 	nvr_hex_encode(m->prev_sha256, 32, prev);
 	snprintf(forged, sizeof(forged), "%llu", (unsigned long long)m->forged);
 	snprintf(lost, sizeof(lost), "%llu", (unsigned long long)m->lost);
-	enqueue(ix, row_new(S_SEGMENT, 16, v));
+	if ((r = row_new(S_SEGMENT, 16, v)) != NULL)
+		r->camera = m->camera;
+	enqueue(ix, r);
 }
 
 void

@@ -36,6 +36,14 @@ void stg_index_session(struct stg_index *ix, const nvr_uuid *key, const nvr_uuid
     const char *suite, int64_t started_ns, const char *sealed);
 void stg_index_session_end(struct stg_index *ix, const nvr_uuid *key, int64_t ended_ns);
 
+/* A camera's segments changed: a counter per camera (shared by a few),
+ * moved on by the index thread once a segment row is committed, and by
+ * whatever else adds or removes segments (retention). A reader that took
+ * the generation before reading the index and finds it unchanged later
+ * knows its copy of the camera's listing is still exact. */
+uint64_t stg_index_generation(const nvr_uuid *camera);
+void stg_index_changed(const nvr_uuid *camera);
+
 /* A durable segment: m is its manifest, path relative to the storage root,
  * manifest_sha256 the SHA-256 of the manifest file. */
 void stg_index_segment(struct stg_index *ix, const struct stg_manifest *m, const char *path,

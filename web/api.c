@@ -111,6 +111,10 @@ web_req_audit_json(struct web_req *r, const char *action, const char *object, en
 	json_decref(detail);
 }
 
+static const struct web_stmt camera_allowed_stmt = { "camera_allowed",
+	"SELECT 1 FROM cameras c WHERE c.id = $2::uuid AND ($3::boolean OR EXISTS "
+	" (SELECT 1 FROM user_cameras g WHERE g.user_id = $1::uuid AND g.camera_id = c.id))" };
+
 bool
 web_req_camera_allowed(struct web_req *r, const char *camera_id)
 {
@@ -123,10 +127,7 @@ web_req_camera_allowed(struct web_req *r, const char *camera_id)
 	/* A camera that does not exist is not allowed either: the same 404.
 	 * Removed cameras stay: their recordings are evidence. */
 	nvr_uuid_format(&r->user.id, uid);
-	res = PQexecParams(r->db,
-	    "SELECT 1 FROM cameras c WHERE c.id = $2::uuid AND ($3::boolean OR EXISTS "
-	    " (SELECT 1 FROM user_cameras g WHERE g.user_id = $1::uuid AND g.camera_id = c.id))",
-	    3, NULL, p, NULL, NULL, 0);
+	res = web_pool_exec(r->db, &camera_allowed_stmt, 3, p, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "checking a camera grant") != NVR_OK)
 		return false;
 	ok = PQntuples(res) == 1;

@@ -13,6 +13,7 @@
 #include "storage/manifest.h"
 #include "web/api.h"
 #include "web/http.h"
+#include "web/pool.h"
 #include "web/server_priv.h"
 
 /* A column as JSON by the type prefix of its name: '#' integer, '?'
@@ -104,6 +105,7 @@ static const char cameras_sql[] =
     "WHERE c.removed_at IS NULL AND ($1::boolean OR c.id IN "
     " (SELECT camera_id FROM user_cameras WHERE user_id = $2::uuid)) "
     "ORDER BY c.name LIMIT $3::bigint OFFSET $4::bigint";
+static const struct web_stmt cameras_stmt = { "cameras", cameras_sql };
 
 int
 web_api_cameras(struct web_req *r)
@@ -121,7 +123,7 @@ web_api_cameras(struct web_req *r)
 	if (!web_page(r->conn, &pg))
 		return 400;
 	nvr_uuid_format(&r->user.id, uid);
-	res = PQexecParams(r->db, cameras_sql, 4, NULL, p, NULL, NULL, 0);
+	res = web_pool_exec(r->db, &cameras_stmt, 4, p, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
 		return db_error(r);
 	total = web_page_total(r->db, res, cameras_sql, 4, p, 12);

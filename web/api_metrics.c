@@ -96,7 +96,7 @@ latency(struct out *o)
 static void
 api(struct out *o, struct web_server *s)
 {
-	uint64_t n;
+	uint64_t n, hits, misses;
 
 	put(o, "# HELP nvr_api_requests_total API requests answered, by HTTP status.\n"
 	       "# TYPE nvr_api_requests_total counter\n");
@@ -104,6 +104,11 @@ api(struct out *o, struct web_server *s)
 		if ((n = atomic_load_explicit(&s->requests[code], memory_order_relaxed)) > 0)
 			put(o, "nvr_api_requests_total{code=\"%d\"} %llu\n", code, (unsigned long long)n);
 	counter(o, "nvr_api_auth_failures_total", "Failed authentications (all reasons, audited).", &s->auth_failures);
+	web_listcache_counts(s->listings, &hits, &misses);
+	put(o, "# HELP nvr_api_listing_cache_total Recording listings served from the listing cache (hit) or read.\n"
+	       "# TYPE nvr_api_listing_cache_total counter\n"
+	       "nvr_api_listing_cache_total{result=\"hit\"} %llu\nnvr_api_listing_cache_total{result=\"miss\"} %llu\n",
+	    (unsigned long long)hits, (unsigned long long)misses);
 }
 
 int

@@ -45,6 +45,7 @@
 #define COLS 10             /* parameters per inserted row */
 #define INSERT_ROWS 500     /* rows per INSERT: 5000 parameters, under the protocol's 65535 */
 #define BATCH 500           /* events per writer transaction */
+#define LINGER_MS 20        /* how long the first queued event waits for others to share its transaction */
 #define CHECKPOINT_EVERY_MS ((int64_t)60 * 1000) /* at most this long without a signed head */
 #define VERIFY_ROWS 1000    /* rows (or checkpoints) per query in web_audit_verify */
 #define CONNECT_TIMEOUT_MS 5000
@@ -550,6 +551,8 @@ struct web_audit {
 	uint64_t burst_lost; /* lost since the queue was last below half full */
 	bool stop, exited;
 	int64_t stop_deadline, retry_at; /* monotonic ms */
+	int64_t first_at;                /* monotonic ms: when the queue last became non-empty */
+	uint64_t flush_upto;             /* a flush waits for the events accepted up to this */
 	int sock;                        /* the connection's socket, or -1: stop may cut it */
 	/* set at start, read-only after */
 	char *conninfo;
@@ -757,6 +760,24 @@ idle(struct web_audit *a, int64_t now)
 	pthread_cond_timedwait(&a->wake, &a->lock, &ts);
 }
 
+/* Whether to wait for more events before writing: each transaction costs
+ * the chain head's lock and read, so at thousands of events a second a
+ * few large ones cost PostgreSQL far less than many small ones. Not while
+ * a flush or stop waits. Called locked. */
+static bool
+lingering(const struct web_audit *a, int64_t now)
+{
+	return a->queued < BATCH && !a->stop && a->flush_upto <= a->finished && now < a->first_at + LINGER_MS;
+}
+
+static void
+linger(struct web_audit *a)
+{
+	struct timespec ts = monotonic_ts(a->first_at + LINGER_MS);
+
+	pthread_cond_timedwait(&a->wake, &a->lock, &ts);
+}
+
 /* One batch, written unlocked; with backoff while the database is away.
  * Called locked. */
 static void
@@ -825,6 +846,8 @@ writer_main(void *arg)
 			checkpoint_idle(a);
 		else if (a->head == NULL || now < a->retry_at)
 			idle(a, now);
+		else if (lingering(a, now))
+			linger(a);
 		else
 			write_next(a, &bo);
 	}
@@ -908,9 +931,13 @@ web_audit_record(struct web_audit *a, const struct web_audit_event *ev)
 	if (r != NULL && a->queued + a->in_flight < WEB_AUDIT_QUEUE_MAX) {
 		*a->tail = r;
 		a->tail = &r->next;
-		a->queued++;
+		if (a->queued++ == 0)
+			a->first_at = nvr_monotonic_ms();
 		a->accepted++;
-		pthread_cond_signal(&a->wake);
+		/* The thread waits out the linger on its own; it needs waking
+		 * only for the first event of a batch or a full one. */
+		if (a->queued == 1 || a->queued == BATCH)
+			pthread_cond_signal(&a->wake);
 		pthread_mutex_unlock(&a->lock);
 		return;
 	}
@@ -936,6 +963,8 @@ web_audit_flush(struct web_audit *a, int64_t timeout_ms)
 
 	pthread_mutex_lock(&a->lock);
 	target = a->accepted;
+	if (a->flush_upto < target)
+		a->flush_upto = target;
 	pthread_cond_signal(&a->wake);
 	while (a->finished < target && rc == NVR_OK)
 		if (pthread_cond_timedwait(&a->done, &a->lock, &ts) == ETIMEDOUT && a->finished < target)

@@ -12,6 +12,9 @@
  * nvrd appends through a web_audit writer: callers queue events (never
  * waiting for PostgreSQL) and one thread inserts them in batches, so
  * auditing every request costs one transaction per batch, not per request.
+ * The first event of a batch waits up to 20 ms for others (unless a flush
+ * or stop is waiting): events answered in the last 20 ms before a crash of
+ * nvrd itself may be missing from the log, never altered in it.
  */
 #ifndef NVR_WEB_AUDIT_H
 #define NVR_WEB_AUDIT_H

@@ -10,11 +10,22 @@
 #include <string.h>
 #include <time.h>
 
+#include <libpq-events.h>
+
 #include "nvrd/log.h"
 #include "storage/db.h"
 #include "web/pool.h"
 
 #define CONNECT_TIMEOUT_MS 5000
+#define PREPARED_MAX 32 /* statements one connection keeps prepared */
+
+/* What a pooled connection has prepared, attached to it with libpq's
+ * instance data so it lives and dies with the connection (a connection
+ * made again starts with nothing prepared). */
+struct prepared {
+	const struct web_stmt *stmt[PREPARED_MAX];
+	int n;
+};
 
 struct web_pool {
 	char *conninfo;
@@ -60,17 +71,56 @@ web_pool_free(struct web_pool *p)
 	free(p);
 }
 
+static int
+prepared_event(PGEventId id, void *info, void *pass)
+{
+	(void)pass;
+	if (id == PGEVT_CONNDESTROY)
+		free(PQinstanceData(((PGEventConnDestroy *)info)->conn, prepared_event));
+	return 1;
+}
+
 static PGconn *
 connect_one(struct web_pool *p)
 {
 	PGconn *c = NULL;
+	struct prepared *pr;
 	char why[256];
 
 	if (stg_db_connect(p->conninfo, CONNECT_TIMEOUT_MS, -1, &c, why, sizeof(why)) != NVR_OK) {
 		nvr_log_ex(NVR_LOG_WARNING, why, NULL, "API: cannot connect to PostgreSQL");
 		return NULL;
 	}
+	/* Without the instance data the connection still works, unprepared. */
+	if ((pr = calloc(1, sizeof(*pr))) != NULL &&
+	    (!PQregisterEventProc(c, prepared_event, "nvr-web-pool", NULL) || !PQsetInstanceData(c, prepared_event, pr)))
+		free(pr);
 	return c;
+}
+
+PGresult *
+web_pool_exec(PGconn *c, const struct web_stmt *st, int n, const char *const *p, int binary)
+{
+	struct prepared *pr = PQinstanceData(c, prepared_event);
+	PGresult *res;
+
+	/* A failed PREPARE would abort a transaction the caller has open. */
+	if (pr == NULL || PQtransactionStatus(c) != PQTRANS_IDLE)
+		return PQexecParams(c, st->sql, n, NULL, p, NULL, NULL, binary);
+	for (int i = 0; i < pr->n; i++)
+		if (pr->stmt[i] == st)
+			return PQexecPrepared(c, st->name, n, p, NULL, NULL, binary);
+	if (pr->n == PREPARED_MAX)
+		return PQexecParams(c, st->sql, n, NULL, p, NULL, NULL, binary);
+	res = PQprepare(c, st->name, st->sql, n, NULL);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* Logged by the caller when the unprepared run fails the same way. */
+		PQclear(res);
+		return PQexecParams(c, st->sql, n, NULL, p, NULL, NULL, binary);
+	}
+	PQclear(res);
+	pr->stmt[pr->n++] = st;
+	return PQexecPrepared(c, st->name, n, p, NULL, NULL, binary);
 }
 
 PGconn *

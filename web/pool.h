@@ -31,4 +31,19 @@ PGconn *web_pool_get(struct web_pool *p, int64_t timeout_ms);
 /* Returns c; a broken connection is closed and made again later. */
 void web_pool_put(struct web_pool *p, PGconn *c);
 
+/* A statement the API runs often: prepared once on each pooled
+ * connection the first time it runs there, so PostgreSQL parses and plans
+ * it once rather than on every request (half its work for a listing).
+ * Names are unique among the API's statements. */
+struct web_stmt {
+	const char *name;
+	const char *sql;
+};
+
+/* Runs st with n text parameters p on c, as PQexecParams would, results
+ * in text (binary 0) or PostgreSQL's binary formats (1): prepared on a
+ * pooled connection outside a transaction, else (or if preparing fails)
+ * parsed for this call only. Caller clears the result. */
+PGresult *web_pool_exec(PGconn *c, const struct web_stmt *st, int n, const char *const *p, int binary);
+
 #endif

@@ -358,6 +358,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	    (rc = web_lockout_new((int)cfg->web_lockout_failures, cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
 	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
+	    (rc = web_listcache_new(WEB_LISTCACHE_BYTES, &s->listings)) != NVR_OK ||
 	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK)
 		goto fail;
 	load_allow(s);
@@ -427,6 +428,7 @@ web_server_stop(struct web_server *s)
 	web_audit_stop(s->audit);
 	web_pool_free(s->pool);
 	web_sesscache_free(s->sessions);
+	web_listcache_free(s->listings);
 	web_lockout_free(s->lockout);
 	web_digest_free(s->digest);
 	web_tls_free(s->tls);

@@ -18,6 +18,7 @@
 #include "storage/sign.h"
 #include "web/audit.h"
 #include "web/digest.h"
+#include "web/listcache.h"
 #include "web/hostfilter.h"
 #include "web/lockout.h"
 #include "web/pool.h"
@@ -40,6 +41,7 @@ struct web_server {
 	struct web_audit *audit;
 	struct web_pool *pool;
 	struct web_sesscache *sessions;
+	struct web_listcache *listings;
 	uint8_t csrf_key[32]; /* CSRF token = HMAC(csrf_key, session token) */
 
 	pthread_rwlock_t allow_lock; /* protects allow */
