@@ -12,6 +12,7 @@
 
 #include "storage/db.h"
 #include "web/api.h"
+#include "web/http.h"
 #include "web/server_priv.h"
 
 static const struct web_route routes[] = {
@@ -114,6 +115,24 @@ web_req_audit_json(struct web_req *r, const char *action, const char *object, en
 static const struct web_stmt camera_allowed_stmt = { "camera_allowed",
 	"SELECT 1 FROM cameras c WHERE c.id = $2::uuid AND ($3::boolean OR EXISTS "
 	" (SELECT 1 FROM user_cameras g WHERE g.user_id = $1::uuid AND g.camera_id = c.id))" };
+
+bool
+web_req_path_uuid(struct web_req *r, const char *what)
+{
+	nvr_uuid u;
+
+	if (nvr_uuid_parse(r->path_arg, &u) == NVR_OK)
+		return true;
+	web_reply_error(r->conn, 404, "not_found", NULL, "no such %s", what);
+	return false;
+}
+
+int
+web_req_not_found(struct web_req *r, const char *what, const char *action)
+{
+	web_req_audit(r, action, r->path_arg, WEB_AUDIT_DENIED, "{\"reason\":\"not found or not granted\"}");
+	return web_reply_error(r->conn, 404, "not_found", NULL, "no such %s", what);
+}
 
 bool
 web_req_camera_allowed(struct web_req *r, const char *camera_id)

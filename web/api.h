@@ -62,6 +62,15 @@ void web_req_audit(struct web_req *r, const char *action, const char *object, en
 void web_req_audit_json(struct web_req *r, const char *action, const char *object, enum web_audit_outcome outcome,
     json_t *detail);
 
+/* Whether the id in the path is a UUID: if not, 404 "no such what" is
+ * sent (the database never sees junk). */
+bool web_req_path_uuid(struct web_req *r, const char *what);
+
+/* 404 for something the caller may not see, as for one that does not
+ * exist (a viewer learns nothing of cameras not granted); audited as
+ * action, denied. Returns 404. */
+int web_req_not_found(struct web_req *r, const char *what, const char *action);
+
 /* Whether the caller may see camera id: admin, all_cameras, or a grant. */
 bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
 

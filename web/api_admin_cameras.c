@@ -29,12 +29,6 @@ struct trust {
 	bool system_ca;
 };
 
-static int
-db_error(struct web_req *r)
-{
-	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
-}
-
 /* The setters below return 0, or the status of the error reply sent. */
 
 static int
@@ -255,7 +249,7 @@ web_api_camera_add(struct web_req *r)
 		goto out;
 	if ((rc = stg_catalog_camera_add(r->db, &c)) != NVR_OK) {
 		st = rc == NVR_ERR_INVAL ? web_reply_error(r->conn, 409, "exists", NULL, "a camera named %s exists", c.name)
-		                         : db_error(r);
+		                         : web_reply_db_error(r->conn);
 		goto out;
 	}
 	changed(r, "camera.add", &c, c.plain_rtp);
@@ -274,7 +268,7 @@ path_camera(struct web_req *r, struct stg_camera *c)
 
 	if (rc == NVR_ERR_INVAL)
 		return web_reply_error(r->conn, 404, "not_found", NULL, "no camera named %s", r->path_arg);
-	return rc == NVR_OK ? 0 : db_error(r);
+	return rc == NVR_OK ? 0 : web_reply_db_error(r->conn);
 }
 
 int
@@ -303,7 +297,7 @@ web_api_camera_change(struct web_req *r)
 	if ((rc = stg_catalog_camera_update(r->db, &c)) != NVR_OK) {
 		st = rc == NVR_ERR_INVAL ? web_reply_error(r->conn, 409, "conflict", NULL,
 		                               "camera %s was changed or removed meanwhile; read it again", c.name)
-		                         : db_error(r);
+		                         : web_reply_db_error(r->conn);
 		goto out;
 	}
 	changed(r, "camera.change", &c, c.plain_rtp != was_plain);
@@ -322,7 +316,7 @@ web_api_camera_remove(struct web_req *r)
 	if (rc == NVR_ERR_INVAL)
 		return web_reply_error(r->conn, 404, "not_found", NULL, "no camera named %s", r->path_arg);
 	if (rc != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	if (stg_catalog_notify(r->db) != NVR_OK)
 		nvr_log(NVR_LOG_ERROR, "API: camera %s removed, but nvrd was not told; it stops it when it restarts",
 		    r->path_arg);

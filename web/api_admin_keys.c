@@ -25,12 +25,6 @@
 
 #define PUBLIC_KEY_MAX 16383 /* bytes of PEM, as nvrctl keyholder add reads */
 
-static int
-db_error(struct web_req *r)
-{
-	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
-}
-
 /* The name and key of a new key holder: 0, or the 400 sent. */
 static int
 check_keyholder(struct web_req *r, json_t *body, const char **name, const char **pem)
@@ -77,7 +71,7 @@ web_api_keyholder_add(struct web_req *r)
 	if ((rc = stg_catalog_keyholder_add(r->db, name, pem, &kh)) != NVR_OK) {
 		st = rc == NVR_ERR_INVAL ? web_reply_error(r->conn, 409, "exists", NULL,
 		                               "the name %s or this key is already registered (GET /api/v1/keyholders)", name)
-		                         : db_error(r);
+		                         : web_reply_db_error(r->conn);
 		goto out;
 	}
 	if (stg_catalog_notify(r->db) != NVR_OK)
@@ -86,7 +80,7 @@ web_api_keyholder_add(struct web_req *r)
 	nvr_log(NVR_LOG_NOTICE, "API: %s added the key holder %s (fingerprint %s)", r->user.name, name, hex);
 	web_req_audit_json(r, "keyholder.add", name, WEB_AUDIT_OK, json_pack("{s:s}", "fingerprint", hex));
 	j = web_keyholder_json(r->db, &kh.id);
-	st = j != NULL ? web_reply_json(r->conn, 201, j, NULL) : db_error(r);
+	st = j != NULL ? web_reply_json(r->conn, 201, j, NULL) : web_reply_db_error(r->conn);
 out:
 	json_decref(body);
 	return st;
@@ -100,7 +94,7 @@ web_api_keyholder_remove(struct web_req *r)
 	if (rc == NVR_ERR_INVAL)
 		return web_reply_error(r->conn, 404, "not_found", NULL, "no key holder named %s", r->path_arg);
 	if (rc != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	if (stg_catalog_notify(r->db) != NVR_OK)
 		nvr_log(NVR_LOG_ERROR, "API: key holder %s removed, but nvrd was not told until it restarts", r->path_arg);
 	nvr_log(NVR_LOG_NOTICE, "API: %s removed the key holder %s", r->user.name, r->path_arg);

@@ -41,12 +41,6 @@ body_clear(struct user_body *b)
 	b->names = NULL;
 }
 
-static int
-db_error(struct web_req *r)
-{
-	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
-}
-
 /* The members below return 0, or the status of the error reply sent. */
 
 static int
@@ -193,7 +187,7 @@ reply_user(struct web_req *r, int status, const nvr_uuid *id)
 {
 	json_t *j = web_user_json(r->db, id);
 
-	return j != NULL ? web_reply_json(r->conn, status, j, NULL) : db_error(r);
+	return j != NULL ? web_reply_json(r->conn, status, j, NULL) : web_reply_db_error(r->conn);
 }
 
 static int
@@ -239,7 +233,7 @@ web_api_user_add(struct web_req *r)
 		goto out;
 	}
 	if ((rc = web_users_insert(r->db, &u, &sp, &why)) != NVR_OK) {
-		st = rc == NVR_ERR_INVAL ? refused(r, "user.add", b.name, &why) : db_error(r);
+		st = rc == NVR_ERR_INVAL ? refused(r, "user.add", b.name, &why) : web_reply_db_error(r->conn);
 		goto out;
 	}
 	nvr_log(NVR_LOG_NOTICE, "API: %s added the user %s with the role %s", r->user.name, b.name, web_role_name(b.role));
@@ -260,7 +254,7 @@ path_user(struct web_req *r, struct web_users_row *row)
 
 	if (rc == NVR_ERR_INVAL)
 		return web_reply_error(r->conn, 404, "not_found", NULL, "no user named %s", r->path_arg);
-	return rc == NVR_OK ? 0 : db_error(r);
+	return rc == NVR_OK ? 0 : web_reply_db_error(r->conn);
 }
 
 /* What an admin may not do to their own account: 0, or the 409 sent. */
@@ -345,7 +339,7 @@ web_api_user_change(struct web_req *r)
 		.set_key_holder = b.set_key_holder, .key_holder = b.key_holder, .disabled = b.disabled,
 		.password = b.password != NULL ? &sp : NULL };
 	if ((rc = web_users_update(r->db, &row.id, &c, true, &why)) != NVR_OK) {
-		st = rc == NVR_ERR_INVAL ? refused(r, "user.change", r->path_arg, &why) : db_error(r);
+		st = rc == NVR_ERR_INVAL ? refused(r, "user.change", r->path_arg, &why) : web_reply_db_error(r->conn);
 		goto out;
 	}
 	changed(r, &row.id, &b);
@@ -368,7 +362,7 @@ web_api_user_remove(struct web_req *r)
 	if ((st = path_user(r, &row)) != 0 || (st = own_account(r, &row, "user.remove", "remove")) != 0)
 		return st;
 	if ((rc = web_users_remove(r->db, &row.id, true, &why)) != NVR_OK)
-		return rc == NVR_ERR_INVAL ? refused(r, "user.remove", r->path_arg, &why) : db_error(r);
+		return rc == NVR_ERR_INVAL ? refused(r, "user.remove", r->path_arg, &why) : web_reply_db_error(r->conn);
 	web_sesscache_drop_user(r->srv->sessions, &row.id, nvr_monotonic_ms());
 	nvr_log(NVR_LOG_NOTICE, "API: %s removed the user %s", r->user.name, r->path_arg);
 	web_req_audit(r, "user.remove", r->path_arg, WEB_AUDIT_OK, NULL);
@@ -385,7 +379,7 @@ web_api_user_sessions_end(struct web_req *r)
 	if ((st = path_user(r, &row)) != 0)
 		return st;
 	if (web_users_end_sessions(r->db, &row.id, &ended) != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	web_sesscache_drop_user(r->srv->sessions, &row.id, nvr_monotonic_ms());
 	nvr_log(NVR_LOG_NOTICE, "API: %s ended the %lld sessions of %s", r->user.name, (long long)ended, r->path_arg);
 	web_req_audit_json(r, "user.revoke_sessions", r->path_arg, WEB_AUDIT_OK,

@@ -91,12 +91,6 @@ web_page_total(PGconn *db, PGresult *res, const char *sql, int n, const char *co
 	return total;
 }
 
-static int
-db_error(struct web_req *r)
-{
-	return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
-}
-
 static const char cameras_sql[] =
     "SELECT c.id, c.name, c.enabled, coalesce(s.state, 'unknown'), s.last_error, "
     " to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -125,7 +119,7 @@ web_api_cameras(struct web_req *r)
 	nvr_uuid_format(&r->user.id, uid);
 	res = web_pool_exec(r->db, &cameras_stmt, 4, p, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	total = web_page_total(r->db, res, cameras_sql, 4, p, 12);
 	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
@@ -160,7 +154,7 @@ web_api_users(struct web_req *r)
 		return 400;
 	res = PQexecParams(r->db, users_sql, 2, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	total = web_page_total(r->db, res, users_sql, 2, p, 8);
 	j = page_of(res, user_names, total, pg.limit, pg.offset);
 	PQclear(res);
@@ -225,7 +219,7 @@ web_api_keyholders(struct web_req *r)
 		return 400;
 	res = PQexecParams(r->db, keyholders_sql, 2, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing key holders for the API") != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	total = web_page_total(r->db, res, keyholders_sql, 2, p, 4);
 	j = page_of(res, keyholder_names, total, pg.limit, pg.offset);
 	PQclear(res);
@@ -291,7 +285,7 @@ web_api_audit(struct web_req *r)
 		return 400;
 	res = PQexecParams(r->db, audit_sql, 6, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing the audit log for the API") != NVR_OK)
-		return db_error(r);
+		return web_reply_db_error(r->conn);
 	total = web_page_total(r->db, res, audit_sql, 6, p, 8);
 	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);

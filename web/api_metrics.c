@@ -121,7 +121,7 @@ web_api_metrics(struct web_req *r)
 		return web_reply_error(r->conn, 503, "internal", NULL, "out of memory");
 	if (!cameras(&o, r->db)) {
 		free(o.buf);
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	}
 	counter(&o, "nvr_ingest_packets_total", "RTP and RTCP packets received and kept.", &stg_stats.packets);
 	counter(&o, "nvr_ingest_bytes_total", "Bytes of packets received and kept.", &stg_stats.bytes);

@@ -70,7 +70,7 @@ web_api_session_post(struct web_req *r)
 	rc = web_auth_login(r, name, password, token, csrf, &expires);
 	json_decref(body); /* jansson cannot wipe its copy of the password: it is freed here */
 	if (rc == NVR_ERR_DB)
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	if (rc != NVR_OK)
 		return web_reply_error(r->conn, 401, "unauthorized", NULL, "wrong user name or password");
 	snprintf(cookie, sizeof(cookie),
@@ -96,7 +96,7 @@ web_api_session_delete(struct web_req *r)
 	if (!r->via_session)
 		return web_reply_error(r->conn, 400, "no_session", NULL, "this request did not come with a session cookie");
 	if (web_auth_logout(r) != NVR_OK)
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	web_req_audit(r, "auth.logout", "", WEB_AUDIT_OK, NULL);
 	return web_reply(r->conn, 204, "application/json", clear, NULL, 0);
 }

@@ -283,7 +283,7 @@ auth_digest(struct web_req *r, const char *value)
 		return challenge(r, false, "unauthorized", "wrong user name or password");
 	}
 	if (user_by_name(r->db, c.username, &row) == NVR_ERR_DB)
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	known = row.u.role != 0;
 	/* An unknown user is checked against a random HA1: same work, same answer. */
 	if (!known || ha1_open(r->srv->secret, &row, c.alg, ha1) != NVR_OK) {
@@ -373,7 +373,7 @@ auth_basic(struct web_req *r, const char *value)
 		free(dec);
 	}
 	if (rc == NVR_ERR_DB)
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	return rc == NVR_OK ? 0 : challenge(r, false, "unauthorized", "wrong user name or password");
 }
 
@@ -467,7 +467,7 @@ auth_session(struct web_req *r, const uint8_t token[WEB_TOKEN_BYTES])
 	nvr_err rc = session_user(r, token);
 
 	if (rc == NVR_ERR_DB)
-		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable; try again");
+		return web_reply_db_error(r->conn);
 	if (rc != NVR_OK) {
 		audit_failure(r, NULL, "session expired or revoked");
 		return challenge(r, false, "session_expired", "the session has expired or was ended; log in again");

@@ -110,6 +110,12 @@ web_reply_json(struct mg_connection *c, int status, json_t *json, const char *ex
 }
 
 int
+web_reply_db_error(struct mg_connection *c)
+{
+	return web_reply_error(c, 503, "database", NULL, "the database is unavailable; try again");
+}
+
+int
 web_reply_error(struct mg_connection *c, int status, const char *code, const char *extra, const char *fmt, ...)
 {
 	char msg[512];

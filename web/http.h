@@ -40,6 +40,10 @@ bool web_parse_time(const char *s, int64_t *ns);
 /* Sends json (taking the reference) as application/json. */
 int web_reply_json(struct mg_connection *c, int status, json_t *json, const char *extra);
 
+/* 503 "database": PostgreSQL could not answer (the cause is logged where
+ * it happened). */
+int web_reply_db_error(struct mg_connection *c);
+
 /* Sends {"error": {"code": code, "message": message}}. code is one of the
  * stable codes in docs/API.md; message is for people and never holds a
  * secret. */
