@@ -90,7 +90,7 @@ START_TEST(budget_is_kept)
 {
 	/* entries over a sixteenth of the budget are never kept; the rest
 	 * only while the total fits */
-	struct web_listcache *c = must_new(16 * 100);
+	struct web_listcache *c = must_new((size_t)16 * 100);
 	char big[101], key[16];
 	int kept = 0;
 
