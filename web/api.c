@@ -134,11 +134,17 @@ web_req_not_found(struct web_req *r, const char *what, const char *action)
 	return web_reply_error(r->conn, 404, "not_found", NULL, "no such %s", what);
 }
 
+const char *
+web_req_all_cameras(const struct web_req *r)
+{
+	return r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
+}
+
 bool
 web_req_camera_allowed(struct web_req *r, const char *camera_id)
 {
 	char uid[NVR_UUID_STRLEN];
-	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
+	const char *all = web_req_all_cameras(r);
 	const char *p[3] = { uid, camera_id, all };
 	PGresult *res;
 	bool ok;

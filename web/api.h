@@ -71,6 +71,10 @@ bool web_req_path_uuid(struct web_req *r, const char *what);
  * action, denied. Returns 404. */
 int web_req_not_found(struct web_req *r, const char *what, const char *action);
 
+/* Whether the caller sees every camera (admin, or all_cameras): "true"
+ * or "false", as a query parameter. */
+const char *web_req_all_cameras(const struct web_req *r);
+
 /* Whether the caller may see camera id: admin, all_cameras, or a grant. */
 bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
 

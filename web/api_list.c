@@ -107,7 +107,7 @@ web_api_cameras(struct web_req *r)
 	static const char *const names[] = { "id", "name", "?enabled", "state", "last_error", "since", "#packets",
 		"#bytes", "#forged", "#replayed", "#lost", "#reconnects", NULL };
 	char uid[NVR_UUID_STRLEN];
-	const char *all = r->user.role == WEB_ROLE_ADMIN || r->user.all_cameras ? "true" : "false";
+	const char *all = web_req_all_cameras(r);
 	struct web_page pg;
 	const char *p[4] = { all, uid, pg.limit_text, pg.offset_text };
 	int64_t total;

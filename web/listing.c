@@ -214,24 +214,28 @@ add_row(struct span *sp, PGresult *res, int i, int64_t from_ns, int64_t to_ns)
 /* ---- the query ----------------------------------------------------------- */
 
 /* Overlap with [from, to): a start in [from - the stream's longest
- * segment, to), an index-only scan of segments_stream_start (sql/0004).
- * Parameters: camera, from, to (timestamptz text), stream or NULL, then
+ * segment, to), an index-only scan of segments_stream_start (sql/0004),
+ * of a camera the caller may see: the grant check rides on the listing, so
+ * a listing costs one round trip (an empty one asks web_req_camera_allowed
+ * whether it is empty or refused). Parameters: camera, from, to
+ * (timestamptz text), stream or NULL, user id, all cameras (boolean), then
  * limit and offset for the page. */
 #define RECORDINGS_FROM \
 	"FROM segments g JOIN streams s ON s.id = g.stream_id " \
 	"WHERE s.camera_id = $1::uuid AND ($4::text IS NULL OR s.name = $4) " \
 	" AND lower(g.time_range) < $3::timestamptz AND lower(g.time_range) >= $2::timestamptz - s.max_span " \
-	" AND upper(g.time_range) > $2::timestamptz "
+	" AND upper(g.time_range) > $2::timestamptz " \
+	" AND ($6::boolean OR EXISTS (SELECT 1 FROM user_cameras u WHERE u.user_id = $5::uuid AND u.camera_id = $1::uuid)) "
 static const struct web_stmt recordings_stmt = { "recordings",
 	"SELECT g.id, s.name, g.seq, lower(g.time_range), upper(g.time_range), g.bytes, g.packets, g.key_id, "
 	" g.clean_start, g.tag_verified, g.forged, g.lost " RECORDINGS_FROM
-	"ORDER BY s.name, lower(g.time_range) LIMIT $5::bigint OFFSET $6::bigint" };
+	"ORDER BY s.name, lower(g.time_range) LIMIT $7::bigint OFFSET $8::bigint" };
 static const struct web_stmt recordings_count_stmt = { "recordings_count",
 	"SELECT count(*) " RECORDINGS_FROM };
 
 /* What a listing asks: the query's parameters p, and the window. */
 struct ask {
-	const char *p[6];
+	const char *p[8];
 	struct web_page pg;
 	int64_t from_ns, to_ns;
 };
@@ -247,7 +251,7 @@ total_of(struct web_req *r, PGresult *res, const struct ask *a)
 
 	if (n < a->pg.limit && (n > 0 || a->pg.offset == 0))
 		return a->pg.offset + n;
-	c = web_pool_exec(r->db, &recordings_count_stmt, 4, a->p, 0);
+	c = web_pool_exec(r->db, &recordings_count_stmt, 6, a->p, 0);
 	if (stg_db_check(r->db, c, PGRES_TUPLES_OK, "counting recordings for the API") == NVR_OK) {
 		total = strtoll(PQgetvalue(c, 0, 0), NULL, 10);
 		PQclear(c);
@@ -256,18 +260,21 @@ total_of(struct web_req *r, PGresult *res, const struct ask *a)
 }
 
 /* The listing's JSON text from the database, in *out (the caller frees
- * out->p). NVR_ERR_DB_UNREACHABLE or NVR_ERR_NOMEM. */
+ * out->p), and *rows the segments in it. NVR_ERR_DB_UNREACHABLE or
+ * NVR_ERR_NOMEM. */
 static nvr_err
-listing_text(struct web_req *r, const struct ask *a, struct text *out)
+listing_text(struct web_req *r, const struct ask *a, struct text *out, int *rows)
 {
 	struct span sp = { 0 };
 	int64_t total;
-	PGresult *res = web_pool_exec(r->db, &recordings_stmt, 6, a->p, 1);
+	PGresult *res = web_pool_exec(r->db, &recordings_stmt, 8, a->p, 1);
 	nvr_err rc = NVR_ERR_DB_UNREACHABLE;
 
 	memset(out, 0, sizeof(*out));
+	*rows = 0;
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing recordings for the API") != NVR_OK)
 		return rc;
+	*rows = PQntuples(res);
 	if ((total = total_of(r, res, a)) < 0)
 		goto out;
 	for (int i = 0; i < PQntuples(res); i++)
@@ -302,7 +309,8 @@ out:
 
 /* ---- the call ------------------------------------------------------------ */
 
-/* Sends the listing: the cached text while the camera's generation
+/* Sends the listing, or the same 404 as for an unknown camera if the
+ * caller may not see it: the cached text while the camera's generation
  * stands, else read, sent and kept. The generation is taken before the
  * database is read, so a segment indexed meanwhile makes the entry stale. */
 static int
@@ -314,23 +322,29 @@ reply(struct web_req *r, const struct ask *a)
 	nvr_uuid camera;
 	uint64_t gen;
 	bool cache;
-	int st, n;
+	int st, n, rows;
 	nvr_err rc;
 
 	(void)nvr_uuid_parse(r->path_arg, &camera);
 	gen = stg_index_generation(&camera);
-	/* Unambiguous: only the stream may hold a '|', and two numbers follow it. */
+	/* Unambiguous: only the stream may hold a '|', and two numbers follow
+	 * it. The caller is not in the key: the grant is checked every time. */
 	n = snprintf(key, sizeof(key), "%s|%s|%s|%c%s|%s|%s", a->p[0], a->p[1], a->p[2], a->p[3] != NULL ? 's' : '-',
-	    a->p[3] != NULL ? a->p[3] : "", a->p[4], a->p[5]);
+	    a->p[3] != NULL ? a->p[3] : "", a->p[6], a->p[7]);
 	cache = n > 0 && (size_t)n < sizeof(key);
 	if (cache && web_listcache_get(r->srv->listings, key, gen, &cached, &len)) {
-		st = web_reply(r->conn, 200, "application/json", NULL, cached, len);
+		st = web_req_camera_allowed(r, r->path_arg) ? web_reply(r->conn, 200, "application/json", NULL, cached, len)
+		                                            : web_req_not_found(r, "camera", "recording.list");
 		free(cached);
 		return st;
 	}
-	if ((rc = listing_text(r, a, &t)) != NVR_OK)
+	if ((rc = listing_text(r, a, &t, &rows)) != NVR_OK)
 		return rc == NVR_ERR_NOMEM ? web_reply_error(r->conn, 503, "internal", NULL, "out of memory")
 		                           : web_reply_db_error(r->conn);
+	if (rows == 0 && !web_req_camera_allowed(r, r->path_arg)) {
+		free(t.p);
+		return web_req_not_found(r, "camera", "recording.list");
+	}
 	if (cache)
 		web_listcache_put(r->srv->listings, key, gen, t.p, t.len);
 	st = web_reply(r->conn, 200, "application/json", NULL, t.p, t.len);
@@ -359,15 +373,14 @@ window(struct web_req *r, int64_t *from_ns, int64_t *to_ns)
 int
 web_api_recordings(struct web_req *r)
 {
-	char stream[WEB_QUERY_VALUE_MAX], from[32], to[32];
-	struct ask a = { .p = { r->path_arg, from, to, NULL, a.pg.limit_text, a.pg.offset_text } };
+	char stream[WEB_QUERY_VALUE_MAX], from[32], to[32], uid[NVR_UUID_STRLEN];
+	const char *all = web_req_all_cameras(r);
+	struct ask a = { .p = { r->path_arg, from, to, NULL, uid, all, a.pg.limit_text, a.pg.offset_text } };
 	bool bad = false, has_stream;
 	int st;
 
 	if (!web_req_path_uuid(r, "camera"))
 		return 404;
-	if (!web_req_camera_allowed(r, r->path_arg))
-		return web_req_not_found(r, "camera", "recording.list");
 	if (!window(r, &a.from_ns, &a.to_ns) || !web_page(r->conn, &a.pg))
 		return 400;
 	has_stream = web_query(r->conn, "stream", stream, sizeof(stream), &bad);
@@ -376,6 +389,7 @@ web_api_recordings(struct web_req *r)
 		    sizeof(stream) - 1);
 	stg_time_format(a.from_ns / 1000 * 1000, from);
 	stg_time_format(a.to_ns / 1000 * 1000, to);
+	nvr_uuid_format(&r->user.id, uid);
 	a.p[3] = has_stream ? stream : NULL;
 	if ((st = reply(r, &a)) == 200)
 		web_req_audit(r, "recording.list", r->path_arg, WEB_AUDIT_OK, NULL);
