@@ -34,6 +34,10 @@ struct stg_secret *nvr_ctl_secret(struct nvr_ctl *ctl);
 /* "nvrctl:<login>": who made a change from the machine, for the audit log. */
 void nvr_ctl_actor(char *out, size_t size);
 
+/* Appends one audit row for a change made here (actor nvrctl:USER,
+ * address "local"); a failure is reported, the change stays made. */
+nvr_err nvr_ctl_audit_change(PGconn *db, const char *action, const char *object, const char *detail);
+
 /* Prints "nvrctl: message" (and "  hint: ..." when hint is set) to stderr. */
 void nvr_ctl_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -142,7 +142,7 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 	struct stg_camera c = { 0 };
 	PGconn *db;
 	int idx = parse_add(argc, argv, &o), st;
-	char id[NVR_UUID_STRLEN];
+	char id[NVR_UUID_STRLEN], detail[128];
 	nvr_err rc;
 
 	if (idx < 0 || idx != argc - 1) {
@@ -182,6 +182,12 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
 		goto out;
 	nvr_uuid_format(&c.id, id);
+	/* As the API audits it: never the URL's or the password's text. */
+	snprintf(detail, sizeof(detail), "{\"id\":\"%s\",\"enabled\":%s,\"plain_rtp\":%s}", id,
+	    c.enabled ? "true" : "false", c.plain_rtp ? "true" : "false");
+	(void)nvr_ctl_audit_change(db, "camera.add", c.name, detail);
+	if (c.plain_rtp)
+		(void)nvr_ctl_audit_change(db, "camera.plain_rtp", c.name, "{\"plain_rtp\":true}");
 	printf("camera %s added (id %s)%s\n", c.name, id, c.enabled ? "" : ", disabled");
 	if (!o.ca_file && !o.pin && o.system_ca)
 		printf("  its certificate must chain to the system's CA store\n");
@@ -271,6 +277,7 @@ camera_remove(struct nvr_ctl *ctl, const char *name)
 	}
 	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
 		return NVR_CTL_FAIL;
+	(void)nvr_ctl_audit_change(db, "camera.remove", name, NULL);
 	printf("camera %s removed; its recordings are kept\n", name);
 	return NVR_CTL_OK;
 }

@@ -103,7 +103,7 @@ static int
 keyholder_add(struct nvr_ctl *ctl, const char *name, const char *path)
 {
 	struct stg_keyholder kh;
-	char text[16384], id[NVR_UUID_STRLEN], hex[65];
+	char text[16384], id[NVR_UUID_STRLEN], hex[65], detail[160];
 	const char *why;
 	FILE *f;
 	size_t n;
@@ -138,6 +138,8 @@ keyholder_add(struct nvr_ctl *ctl, const char *name, const char *path)
 		return NVR_CTL_FAIL;
 	nvr_uuid_format(&kh.id, id);
 	nvr_hex_encode(kh.fingerprint, 32, hex);
+	snprintf(detail, sizeof(detail), "{\"id\":\"%s\",\"fingerprint\":\"%s\"}", id, hex);
+	(void)nvr_ctl_audit_change(db, "keyholder.add", name, detail);
 	printf("key holder %s added (id %s)\n  fingerprint: %s\n  new recordings' keys are sealed to it from now on\n",
 	    name, id, hex);
 	return NVR_CTL_OK;
@@ -178,6 +180,7 @@ keyholder_remove(struct nvr_ctl *ctl, const char *name)
 	}
 	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
 		return NVR_CTL_FAIL;
+	(void)nvr_ctl_audit_change(db, "keyholder.remove", name, NULL);
 	printf("key holder %s removed: new keys are no longer sealed to it; keys already sealed stay readable by it\n",
 	    name);
 	return NVR_CTL_OK;

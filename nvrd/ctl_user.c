@@ -29,19 +29,6 @@ struct user_opts {
 	const char *keyholder; /* key holder name */
 };
 
-static nvr_err
-audit(PGconn *db, const char *action, const char *object, const char *detail)
-{
-	char who[80];
-	struct web_audit_event ev = {
-		.actor = who, .address = "local", .action = action, .object = object, .outcome = WEB_AUDIT_OK,
-		.detail = detail,
-	};
-
-	nvr_ctl_actor(who, sizeof(who));
-	return web_audit_append(db, &ev, 1, NULL);
-}
-
 /* Reads and checks a new password; the caller wipes and frees it. */
 static char *
 new_password(const char *user, const char *path)
@@ -202,8 +189,7 @@ user_add(struct nvr_ctl *ctl, int argc, char **argv)
 		goto out;
 	snprintf(detail, sizeof(detail), "{\"role\":\"%s\",\"cameras\":\"%s\"}", web_role_name(role),
 	    o.cameras != NULL && strcmp(o.cameras, "all") == 0 ? "all" : o.cameras != NULL ? "some" : "none");
-	if (audit(db, "user.add", name, detail) != NVR_OK)
-		nvr_ctl_error("nvrctl audit verify", "user %s added, but the audit log could not record it", name);
+	(void)nvr_ctl_audit_change(db, "user.add", name, detail);
 	printf("user %s added with the role %s\n", name, web_role_name(role));
 	st = NVR_CTL_OK;
 out:
@@ -271,7 +257,7 @@ user_passwd(struct nvr_ctl *ctl, int argc, char **argv)
 	/* A new password ends the user's sessions too. */
 	st = NVR_CTL_FAIL;
 	if (web_users_set_password(db, &id, &sp) == NVR_OK) {
-		audit(db, "user.passwd", argv[idx], NULL);
+		nvr_ctl_audit_change(db, "user.passwd", argv[idx], NULL);
 		printf("password of %s changed; its sessions are ended\n", argv[idx]);
 		st = NVR_CTL_OK;
 	}
@@ -291,7 +277,7 @@ user_remove(struct nvr_ctl *ctl, const char *name)
 	 * starts over (the API refuses that). */
 	if (web_users_remove(db, &id, false, NULL) != NVR_OK)
 		return NVR_CTL_FAIL;
-	audit(db, "user.remove", name, NULL);
+	nvr_ctl_audit_change(db, "user.remove", name, NULL);
 	printf("user %s removed; its sessions are ended\n", name);
 	return NVR_CTL_OK;
 }

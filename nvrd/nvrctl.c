@@ -21,6 +21,7 @@
 #include "nvrd/ctl.h"
 #include "nvrd/log.h"
 #include "storage/db.h"
+#include "web/audit.h"
 
 void
 nvr_ctl_error(const char *hint, const char *fmt, ...)
@@ -89,6 +90,22 @@ nvr_ctl_actor(char *out, size_t size)
 	struct passwd *pw = getpwuid(geteuid());
 
 	snprintf(out, size, "nvrctl:%s", pw != NULL ? pw->pw_name : "?");
+}
+
+nvr_err
+nvr_ctl_audit_change(PGconn *db, const char *action, const char *object, const char *detail)
+{
+	char who[80];
+	struct web_audit_event ev = {
+		.actor = who, .address = "local", .action = action, .object = object, .outcome = WEB_AUDIT_OK,
+		.detail = detail,
+	};
+	nvr_err rc;
+
+	nvr_ctl_actor(who, sizeof(who));
+	if ((rc = web_audit_append(db, &ev, 1, NULL)) != NVR_OK)
+		nvr_ctl_error("nvrctl audit verify", "the change is made, but the audit log could not record it");
+	return rc;
 }
 
 struct stg_secret *
