@@ -220,14 +220,14 @@ check_new(struct web_req *r, json_t *body, struct stg_camera *c)
 	static const char *const known[] = { "name", "url", "username", "password", "tls", "allow_basic", "plain_rtp",
 		"insecure_rtsp", "enabled", NULL };
 	json_t *name = json_object_get(body, "name");
-	const char *why;
+	const char *why = "name must be a string";
 	int st = 400;
 
 	if (!web_json_known(r->conn, body, known, &st))
 		return st;
 	if (!json_is_string(name) || (why = stg_catalog_check_name(json_string_value(name), false)) != NULL)
 		return web_reply_error(r->conn, 400, "bad_value", NULL, "bad camera name '%.64s': %s",
-		    json_is_string(name) ? json_string_value(name) : "", json_is_string(name) ? why : "name must be a string");
+		    json_is_string(name) ? json_string_value(name) : "", why);
 	snprintf(c->name, sizeof(c->name), "%s", json_string_value(name));
 	c->enabled = true;
 	if (nvr_uuid_new(&c->id) != NVR_OK) /* before the password is sealed to it */

@@ -32,14 +32,14 @@ check_keyholder(struct web_req *r, json_t *body, const char **name, const char *
 	static const char *const known[] = { "name", "public_key_pem", NULL };
 	json_t *n = json_object_get(body, "name"), *k = json_object_get(body, "public_key_pem");
 	EVP_PKEY *key = NULL;
-	const char *why;
+	const char *why = "name must be a string";
 	int st = 400;
 
 	if (!web_json_known(r->conn, body, known, &st))
 		return st;
 	if (!json_is_string(n) || (why = stg_catalog_check_name(json_string_value(n), true)) != NULL)
 		return web_reply_error(r->conn, 400, "bad_value", NULL, "bad key holder name: %s",
-		    json_is_string(n) ? why : "name must be a string");
+		    why);
 	if (!json_is_string(k) || json_string_length(k) > PUBLIC_KEY_MAX)
 		return web_reply_error(r->conn, 400, "bad_value", NULL, "public_key_pem must be a PEM public key");
 	if (strstr(json_string_value(k), "PRIVATE KEY") != NULL)

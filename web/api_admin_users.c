@@ -195,14 +195,14 @@ check_new(struct web_req *r, json_t *body, struct user_body *b)
 {
 	static const char *const known[] = { "name", "role", "password", "cameras", "key_holder", NULL };
 	json_t *name = json_object_get(body, "name");
-	const char *why;
+	const char *why = "name must be a string";
 	int st = 400;
 
 	if (!web_json_known(r->conn, body, known, &st))
 		return st;
 	if (!json_is_string(name) || (why = web_user_name_problem(json_string_value(name))) != NULL)
 		return web_reply_error(r->conn, 400, "bad_value", NULL, "bad user name: %s",
-		    json_is_string(name) ? why : "name must be a string");
+		    why);
 	b->name = json_string_value(name);
 	if ((st = read_body(r, body, b->name, b)) != 0)
 		return st;
