@@ -8,7 +8,7 @@
  * refuses, a full queue, and stops that must not hang.
  *
  * Rows are hashed here with a second, independent encoder written from
- * docs/FORMAT.md, never with web/audit.c's.
+ * docs/FORMAT.md, never with web/audit_verify.c's.
  */
 #include "autoconfig.h"
 
