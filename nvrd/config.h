@@ -72,6 +72,9 @@ struct nvr_config {
 	int64_t segment_max_bytes;
 	int64_t sync_interval_ms;
 	int64_t storage_writers;
+	int64_t retention_interval_ms;
+	int64_t high_water; /* percent */
+	int64_t low_water;  /* percent */
 	/* [web] */
 	char *web_listen;
 	char *web_tls_cert;

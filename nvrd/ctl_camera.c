@@ -1,5 +1,5 @@
 /*
- * ctl_camera.c: nvrctl camera add|list|show|remove.
+ * ctl_camera.c: nvrctl camera add|list|show|set|remove.
  * It must never print a camera password, nor accept one on the command
  * line (it would show in ps and shell history): only from a file or stdin.
  */
@@ -256,10 +256,82 @@ camera_show(struct nvr_ctl *ctl, const char *name)
 	print_trust(&c);
 	printf("basic auth:    %s\nplain rtp:     %s\nenabled:       %s\n", c.allow_basic ? "allowed" : "refused",
 	    c.plain_rtp ? "yes (encrypted at ingest)" : "no", c.enabled ? "yes" : "no");
+	if (c.keep_days > 0)
+		printf("keep:          %g days\n", c.keep_days);
+	if (c.keep_bytes > 0)
+		printf("keep at most:  %lld bytes\n", (long long)c.keep_bytes);
 	printf("state:         %s\n", c.state);
 	if (c.last_error != NULL)
 		printf("last error:    %s\n", c.last_error);
 	stg_camera_clear(&c);
+	return NVR_CTL_OK;
+}
+
+/* --keep-days N (days, a fraction allowed) or --keep-bytes SIZE (1GiB,
+ * 500MiB, or bytes), or "none": the text stored, "" for none. NULL after
+ * saying what is wrong. */
+static const char *
+keep_value(const char *opt, const char *v, char *buf, size_t size)
+{
+	char *end;
+	int64_t bytes;
+	double d;
+
+	if (strcmp(v, "none") == 0)
+		return "";
+	if (strcmp(opt, "keep-days") == 0) {
+		d = strtod(v, &end);
+		if (end != v && *end == '\0' && d > 0 && d < 1e6) {
+			snprintf(buf, size, "%.9g", d);
+			return buf;
+		}
+	} else if (nvr_config_parse_size(v, &bytes) == NVR_OK && bytes > 0) {
+		snprintf(buf, size, "%lld", (long long)bytes);
+		return buf;
+	}
+	nvr_ctl_error("e.g. --keep-days 30 --keep-bytes 500GiB, or none to remove a limit", "bad --%s '%s'", opt, v);
+	return NULL;
+}
+
+/* camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none] */
+static int
+camera_set(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	static const struct option opts[] = { { "keep-days", required_argument, NULL, 'd' },
+		{ "keep-bytes", required_argument, NULL, 'b' }, { NULL, 0, NULL, 0 } };
+	char dbuf[32], bbuf[32], detail[160];
+	const char *days = NULL, *bytes = NULL;
+	PGconn *db;
+	nvr_err rc;
+	int c;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'd' && (days = keep_value("keep-days", optarg, dbuf, sizeof(dbuf))) == NULL)
+			return NVR_CTL_USAGE;
+		if (c == 'b' && (bytes = keep_value("keep-bytes", optarg, bbuf, sizeof(bbuf))) == NULL)
+			return NVR_CTL_USAGE;
+		if (c != 'd' && c != 'b')
+			return NVR_CTL_USAGE;
+	}
+	if (optind != argc - 1 || (days == NULL && bytes == NULL)) {
+		nvr_ctl_error("nvrctl camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none]",
+		    "camera set takes one NAME and at least one option");
+		return NVR_CTL_USAGE;
+	}
+	if ((db = nvr_ctl_db(ctl)) == NULL)
+		return NVR_CTL_FAIL;
+	if ((rc = stg_catalog_camera_retention(db, argv[optind], days, bytes)) == NVR_ERR_INVAL) {
+		nvr_ctl_error("nvrctl camera list", "no camera named %s", argv[optind]);
+		return NVR_CTL_FAIL;
+	}
+	if (rc != NVR_OK)
+		return NVR_CTL_FAIL;
+	/* As the API audits it: the limits as given, null for none. */
+	snprintf(detail, sizeof(detail), "{\"retention\":{\"max_age_days\":%s,\"max_bytes\":%s}}",
+	    days == NULL ? "\"unchanged\"" : days[0] ? days : "null", bytes == NULL ? "\"unchanged\"" : bytes[0] ? bytes : "null");
+	(void)nvr_ctl_audit_change(db, "camera.change", argv[optind], detail);
+	printf("camera %s: retention changed\n", argv[optind]);
 	return NVR_CTL_OK;
 }
 
@@ -293,6 +365,8 @@ nvr_ctl_camera(struct nvr_ctl *ctl, int argc, char **argv)
 		return camera_show(ctl, argv[1]);
 	if (argc == 2 && strcmp(argv[0], "remove") == 0)
 		return camera_remove(ctl, argv[1]);
-	nvr_ctl_error("nvrctl --help", "camera takes add, list, show NAME or remove NAME");
+	if (argc >= 1 && strcmp(argv[0], "set") == 0)
+		return camera_set(ctl, argc, argv);
+	nvr_ctl_error("nvrctl --help", "camera takes add, list, show NAME, set NAME or remove NAME");
 	return NVR_CTL_USAGE;
 }

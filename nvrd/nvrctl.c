@@ -175,7 +175,13 @@ usage(FILE *f)
 	    "             [--insecure-rtsp] [--disabled]\n"
 	    "  camera list\n"
 	    "  camera show NAME\n"
+	    "  camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none]\n"
+	    "                                      retention limits (none: no limit)\n"
 	    "  camera remove NAME\n"
+	    "  hold add CAMERA --from TIME --to TIME --reason TEXT\n"
+	    "                                      keep a range from retention (evidence hold)\n"
+	    "  hold list [--all]\n"
+	    "  hold release ID\n"
 	    "  keyholder new NAME [--out DIR]      make a key pair here; only the public key leaves\n"
 	    "  keyholder add NAME PUBKEY.pem\n"
 	    "  keyholder list\n"
@@ -207,6 +213,8 @@ dispatch(struct nvr_ctl *ctl, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "camera") == 0)
 		return nvr_ctl_camera(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "hold") == 0)
+		return nvr_ctl_hold(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "keyholder") == 0)
 		return nvr_ctl_keyholder(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "verify") == 0)

@@ -34,10 +34,12 @@
 #include "storage/db.h"
 #include "storage/index.h"
 #include "storage/reconcile.h"
+#include "storage/retention.h"
 #include "storage/secret.h"
 #include "storage/sign.h"
 #include "storage/stats.h"
 #include "storage/writer.h"
+#include "web/audit.h"
 
 #define RELOAD_EVERY_MS 60000
 #define STATUS_EVERY_MS 2000
@@ -72,6 +74,7 @@ struct nvr_recorder {
 	struct stg_secret *secret;
 	struct stg_index *index;
 	struct stg_writer *writer;
+	struct stg_retention *retention;
 	struct ing_worker **workers;
 	int nworkers;
 	PGconn *db; /* main thread only: LISTEN and catalog reads */
@@ -607,7 +610,34 @@ start_storage(struct nvr_recorder *r)
 		return rc;
 	if ((rc = load_streams(r)) != NVR_OK)
 		return rc;
+	/* Before the reconciliation: it would index again the files of a
+	 * segment whose deletion a crash interrupted. */
+	if ((rc = stg_retention_recover(cfg->storage_root, r->db)) != NVR_OK)
+		return rc;
 	return stg_reconcile(cfg->storage_root, r->db, r->signer, r->index, r->writer);
+}
+
+/* Retention's audit rows, on its own connection: the recorder may run
+ * without the API and its audit writer. */
+static void
+retention_audit(void *ctx, PGconn *db, const char *camera, const char *detail)
+{
+	struct nvr_recorder *r = ctx;
+	struct web_audit_event ev = { .actor = "nvrd", .address = "local", .action = "retention.delete",
+		.object = camera, .outcome = WEB_AUDIT_OK, .detail = detail };
+
+	if (web_audit_append(db, &ev, 1, r->signer) != NVR_OK)
+		nvr_log(NVR_LOG_ERROR, "retention: camera %s: the deletion is not in the audit log (see above)", camera);
+}
+
+static nvr_err
+start_retention(struct nvr_recorder *r)
+{
+	struct stg_retention_config rc = { .root = r->cfg->storage_root, .conninfo = r->cfg->db_conninfo,
+		.interval_ms = r->cfg->retention_interval_ms, .high_water = (int)r->cfg->high_water,
+		.low_water = (int)r->cfg->low_water, .audit = retention_audit, .audit_ctx = r };
+
+	return stg_retention_start(&rc, &r->retention);
 }
 
 nvr_err
@@ -626,7 +656,7 @@ nvr_recorder_start(const struct nvr_config *cfg, struct nvr_recorder **out)
 		rc = rc == NVR_OK ? NVR_ERR_DB_UNREACHABLE : rc;
 		goto fail;
 	}
-	if ((rc = start_storage(r)) != NVR_OK)
+	if ((rc = start_storage(r)) != NVR_OK || (rc = start_retention(r)) != NVR_OK)
 		goto fail;
 	if ((r->workers = calloc((size_t)cfg->ingest_workers, sizeof(struct ing_worker *))) == NULL) {
 		rc = NVR_ERR_NOMEM;
@@ -650,8 +680,11 @@ nvr_recorder_stop(struct nvr_recorder *r)
 {
 	if (r == NULL)
 		return;
-	/* Cameras first (their segments are closed), then the writers (the
-	 * manifests are written and indexed), then the index itself. */
+	/* Retention first (it only deletes), then cameras (their segments are
+	 * closed), then the writers (the manifests are written and indexed),
+	 * then the index itself. */
+	stg_retention_stop(r->retention);
+	r->retention = NULL;
 	for (int i = 0; i < r->nworkers; i++)
 		ing_worker_stop(r->workers[i]);
 	stg_writer_stop(r->writer);

@@ -114,7 +114,8 @@ bytea(PGresult *r, int row, int col, size_t *len)
 
 #define CAMERA_COLUMNS                                                                       \
 	"c.id, c.name, c.url, c.username, c.password_sealed, c.tls_ca_pem, c.tls_pin_sha256, " \
-	"c.allow_basic, c.plain_rtp, c.enabled, c.updated_at, s.state, s.last_error "
+	"c.allow_basic, c.plain_rtp, c.enabled, c.updated_at, s.state, s.last_error, "           \
+	"extract(epoch FROM c.retain_max_age) / 86400, c.retain_max_bytes "
 #define CAMERA_FROM "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
 
 static nvr_err
@@ -142,6 +143,8 @@ camera_from_row(PGresult *r, int i, struct stg_camera *c)
 	snprintf(c->updated_at, sizeof(c->updated_at), "%s", PQgetvalue(r, i, 10));
 	snprintf(c->state, sizeof(c->state), "%s", PQgetisnull(r, i, 11) ? "never started" : PQgetvalue(r, i, 11));
 	c->last_error = dup_or_null(r, i, 12);
+	c->keep_days = PQgetisnull(r, i, 13) ? 0 : strtod(PQgetvalue(r, i, 13), NULL);
+	c->keep_bytes = PQgetisnull(r, i, 14) ? 0 : strtoll(PQgetvalue(r, i, 14), NULL, 10);
 	return c->url ? NVR_OK : NVR_ERR_NOMEM;
 }
 
@@ -314,6 +317,32 @@ change_by_name(PGconn *db, const char *sql, const char *name, const char *what)
 	nvr_err rc = run(db, sql, 1, vals, NULL, NULL, PGRES_COMMAND_OK, what, &r);
 
 	if (rc != NVR_OK)
+		return rc;
+	rc = strcmp(PQcmdTuples(r), "0") == 0 ? NVR_ERR_INVAL : NVR_OK;
+	PQclear(r);
+	return rc;
+}
+
+nvr_err
+stg_catalog_camera_retention(PGconn *db, const char *name, const char *max_age_days, const char *max_bytes)
+{
+	const char *vals[3] = { name, max_age_days, max_bytes };
+	PGresult *r = PQexecParams(db,
+	    /* nullif before the cast: "" never reaches float8 or bigint */
+	    "UPDATE cameras SET retain_max_age = CASE WHEN $2::text IS NULL THEN retain_max_age"
+	    " ELSE make_interval(secs => nullif($2, '')::float8 * 86400) END,"
+	    " retain_max_bytes = CASE WHEN $3::text IS NULL THEN retain_max_bytes ELSE nullif($3, '')::bigint END"
+	    " WHERE name = $1 AND removed_at IS NULL",
+	    3, NULL, vals, NULL, NULL, 0);
+	const char *state = r != NULL ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	nvr_err rc;
+
+	/* 22xxx: not a number; 23514: not above 0 */
+	if (state != NULL && (strncmp(state, "22", 2) == 0 || strcmp(state, "23514") == 0)) {
+		PQclear(r);
+		return NVR_ERR_INVAL;
+	}
+	if ((rc = stg_db_check(db, r, PGRES_COMMAND_OK, "changing the camera's retention")) != NVR_OK)
 		return rc;
 	rc = strcmp(PQcmdTuples(r), "0") == 0 ? NVR_ERR_INVAL : NVR_OK;
 	PQclear(r);

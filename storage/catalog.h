@@ -37,6 +37,8 @@ struct stg_camera {
 	bool plain_rtp;
 	bool enabled;
 	char updated_at[40];    /* changes when the row does */
+	double keep_days;       /* retention: maximum age in days; 0: no limit */
+	int64_t keep_bytes;     /* retention: maximum bytes; 0: no limit */
 	/* from camera_status, for listings */
 	char state[32];
 	char *last_error;
@@ -80,6 +82,12 @@ nvr_err stg_catalog_camera_add(PGconn *db, struct stg_camera *c);
  * name), found by id; its updated_at changes, so nvrd restarts it.
  * NVR_ERR_INVAL if it was removed or changed since c->updated_at. */
 nvr_err stg_catalog_camera_update(PGconn *db, const struct stg_camera *c);
+
+/* A camera's retention limits, by name, without restarting it (its
+ * updated_at stays): each of max_age_days and max_bytes is NULL to leave
+ * it, "" to remove the limit, or a positive number (days may have a
+ * fraction). NVR_ERR_INVAL for an unknown camera or a limit not > 0. */
+nvr_err stg_catalog_camera_retention(PGconn *db, const char *name, const char *max_age_days, const char *max_bytes);
 
 /* Cameras not removed, by name; *v is a new array (stg_cameras_free). */
 nvr_err stg_catalog_cameras(PGconn *db, struct stg_camera **v, size_t *n);

@@ -453,7 +453,11 @@ indexed(const struct rc_ctx *x, const nvr_uuid *segment)
 	bool yes;
 
 	nvr_uuid_format(segment, id);
-	r = PQexecParams(x->db, "SELECT 1 FROM segments WHERE id = $1", 1, NULL, v, NULL, NULL, 0);
+	/* A tombstone counts: retention is deleting that segment (its files
+	 * could not be unlinked yet); indexing them would bring it back. */
+	r = PQexecParams(x->db,
+	    "SELECT 1 FROM segments WHERE id = $1 UNION ALL SELECT 1 FROM segment_tombstones WHERE segment_id = $1", 1,
+	    NULL, v, NULL, NULL, 0);
 	if (stg_db_check(x->db, r, PGRES_TUPLES_OK, "reconcile: reading the index") != NVR_OK)
 		return true; /* cannot tell: leave it be */
 	yes = PQntuples(r) > 0;

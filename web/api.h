@@ -131,5 +131,8 @@ int web_api_camera_remove(struct web_req *r);
 int web_api_keyholder_add(struct web_req *r);
 int web_api_keyholder_remove(struct web_req *r);
 int web_api_tls_certificate(struct web_req *r);
+int web_api_holds(struct web_req *r);
+int web_api_hold_add(struct web_req *r);
+int web_api_hold_release(struct web_req *r);
 
 #endif

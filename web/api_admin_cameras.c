@@ -197,6 +197,10 @@ camera_json(const struct stg_camera *c, bool with_id)
 	    c->allow_basic, "plain_rtp", c->plain_rtp, "enabled", c->enabled);
 	if (j != NULL && with_id)
 		json_object_set_new(j, "id", json_string(id));
+	if (j != NULL)
+		json_object_set_new(j, "retention",
+		    json_pack("{s:o,s:o}", "max_age_days", c->keep_days > 0 ? json_real(c->keep_days) : json_null(),
+			"max_bytes", c->keep_bytes > 0 ? json_integer(c->keep_bytes) : json_null()));
 	return j;
 }
 
@@ -271,11 +275,64 @@ path_camera(struct web_req *r, struct stg_camera *c)
 	return rc == NVR_OK ? 0 : web_reply_db_error(r->conn);
 }
 
+/* One retention limit: absent (NULL, unchanged), null ("", none) or a
+ * number above 0 (its text in buf). Returns 0 or the 400 sent. */
+static int
+limit(struct web_req *r, json_t *v, const char *name, bool integer, char *buf, size_t size, const char **out)
+{
+	*out = NULL;
+	if (v == NULL)
+		return 0;
+	if (json_is_null(v)) {
+		*out = "";
+		return 0;
+	}
+	if (integer && json_is_integer(v) && json_integer_value(v) > 0)
+		snprintf(buf, size, "%lld", (long long)json_integer_value(v));
+	else if (!integer && json_is_number(v) && json_number_value(v) > 0 && json_number_value(v) < 1e6)
+		snprintf(buf, size, "%.9g", json_number_value(v));
+	else
+		return web_reply_error(r->conn, 400, "bad_value", NULL, "retention.%s must be a number above 0, or null",
+		    name);
+	*out = buf;
+	return 0;
+}
+
+/* retention: {max_age_days, max_bytes}, each null for no limit; stored
+ * without restarting the camera. Returns 0 or the reply sent. */
+static int
+set_retention(struct web_req *r, json_t *v, struct stg_camera *c)
+{
+	static const char *const known[] = { "max_age_days", "max_bytes", NULL };
+	char dbuf[32], bbuf[32];
+	const char *days, *bytes;
+	int st = 400;
+	nvr_err rc;
+
+	if (v == NULL)
+		return 0;
+	if (!json_is_object(v))
+		return web_reply_error(r->conn, 400, "bad_value", NULL, "retention must be an object: max_age_days, max_bytes");
+	if (!web_json_known(r->conn, v, known, &st))
+		return st;
+	if ((st = limit(r, json_object_get(v, "max_age_days"), "max_age_days", false, dbuf, sizeof(dbuf), &days)) != 0 ||
+	    (st = limit(r, json_object_get(v, "max_bytes"), "max_bytes", true, bbuf, sizeof(bbuf), &bytes)) != 0)
+		return st;
+	if ((rc = stg_catalog_camera_retention(r->db, c->name, days, bytes)) != NVR_OK)
+		return rc == NVR_ERR_INVAL ? web_reply_error(r->conn, 404, "not_found", NULL, "no camera named %s", c->name)
+		                           : web_reply_db_error(r->conn);
+	if (days != NULL)
+		c->keep_days = days[0] ? strtod(days, NULL) : 0;
+	if (bytes != NULL)
+		c->keep_bytes = bytes[0] ? strtoll(bytes, NULL, 10) : 0;
+	return 0;
+}
+
 int
 web_api_camera_change(struct web_req *r)
 {
 	static const char *const known[] = { "url", "username", "password", "tls", "allow_basic", "plain_rtp",
-		"insecure_rtsp", "enabled", NULL };
+		"insecure_rtsp", "enabled", "retention", NULL };
 	int st = 400;
 	json_t *body = web_read_json(r->conn, &st);
 	struct stg_camera c = { 0 };
@@ -288,12 +345,18 @@ web_api_camera_change(struct web_req *r)
 		goto out;
 	if (json_object_size(body) == 0) {
 		st = web_reply_error(r->conn, 400, "bad_request", NULL,
-		    "nothing to change: give url, username, password, tls, allow_basic, plain_rtp or enabled");
+		    "nothing to change: give url, username, password, tls, allow_basic, plain_rtp, enabled or retention");
 		goto out;
 	}
 	was_plain = c.plain_rtp;
-	if ((st = apply(r, body, &c, false)) != 0)
+	if ((st = apply(r, body, &c, false)) != 0 || (st = set_retention(r, json_object_get(body, "retention"), &c)) != 0)
 		goto out;
+	/* retention alone does not restart the camera */
+	if (json_object_size(body) == 1 && json_object_get(body, "retention") != NULL) {
+		changed(r, "camera.change", &c, false);
+		st = web_reply_json(r->conn, 200, camera_json(&c, true), NULL);
+		goto out;
+	}
 	if ((rc = stg_catalog_camera_update(r->db, &c)) != NVR_OK) {
 		st = rc == NVR_ERR_INVAL ? web_reply_error(r->conn, 409, "conflict", NULL,
 		                               "camera %s was changed or removed meanwhile; read it again", c.name)

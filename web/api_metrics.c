@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "storage/db.h"
+#include "storage/retention.h"
 #include "storage/stats.h"
 #include "web/api.h"
 #include "web/http.h"
@@ -131,6 +132,9 @@ web_api_metrics(struct web_req *r)
 	counter(&o, "nvr_storage_dropped_packets_total", "Packets dropped because storage was too slow.",
 	    &stg_stats.dropped_storage);
 	counter(&o, "nvr_segments_total", "Segments closed, signed and indexed.", &stg_stats.segments);
+	put(&o, "# HELP nvr_storage_alarm 1 while the storage root is above its high-water mark and all of it is held.\n"
+	        "# TYPE nvr_storage_alarm gauge\nnvr_storage_alarm %d\n",
+	    stg_retention_alarm() != STG_RETENTION_OK);
 	latency(&o);
 	api(&o, r->srv);
 	status = web_reply(r->conn, 200, "text/plain; version=0.0.4; charset=utf-8", NULL, o.buf, o.len);

@@ -10,6 +10,7 @@
 
 #include <openssl/crypto.h>
 
+#include "storage/retention.h"
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/http.h"
@@ -30,6 +31,7 @@ web_api_health(struct web_req *r)
 
 	json_object_set_new(j, "status", json_string("ok"));
 	json_object_set_new(j, "version", json_string(PACKAGE_VERSION));
+	json_object_set_new(j, "storage", json_string(stg_retention_alarm_name(stg_retention_alarm())));
 	return web_reply_json(r->conn, 200, j, NULL);
 }
 
