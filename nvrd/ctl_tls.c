@@ -24,11 +24,8 @@
 static EVP_PKEY *
 read_key(const char *path)
 {
-	FILE *f = fopen(path, "re");
-	EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+	EVP_PKEY *k = web_tls_read_key(path);
 
-	if (f != NULL)
-		fclose(f);
 	if (k == NULL)
 		nvr_ctl_error("nvrd makes it at first start; run nvrctl as root or the nvrd user",
 		    "cannot read the API's TLS key %s", path);

@@ -161,22 +161,31 @@ web_api_users(struct web_req *r)
 	return web_reply_json(r->conn, 200, j, NULL);
 }
 
-json_t *
-web_user_json(PGconn *db, const nvr_uuid *id)
+/* The one row of sql ($1 the id) as an object of names; NULL if there is
+ * none or the database failed (logged). Caller owns the object. */
+static json_t *
+one_row(PGconn *db, const char *sql, const nvr_uuid *id, const char *const *names, const char *what)
 {
-	char uid[NVR_UUID_STRLEN];
-	const char *p[1] = { uid };
+	char text[NVR_UUID_STRLEN];
+	const char *p[1] = { text };
 	PGresult *res;
 	json_t *j = NULL;
 
-	nvr_uuid_format(id, uid);
-	res = PQexecParams(db, USERS_SELECT "WHERE u.id = $1 AND u.removed_at IS NULL", 1, NULL, p, NULL, NULL, 0);
-	if (stg_db_check(db, res, PGRES_TUPLES_OK, "reading a user for the API") != NVR_OK)
+	nvr_uuid_format(id, text);
+	res = PQexecParams(db, sql, 1, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(db, res, PGRES_TUPLES_OK, what) != NVR_OK)
 		return NULL;
 	if (PQntuples(res) == 1)
-		j = row_of(res, 0, user_names);
+		j = row_of(res, 0, names);
 	PQclear(res);
 	return j;
+}
+
+json_t *
+web_user_json(PGconn *db, const nvr_uuid *id)
+{
+	return one_row(db, USERS_SELECT "WHERE u.id = $1 AND u.removed_at IS NULL", id, user_names,
+	    "reading a user for the API");
 }
 
 #define KEYHOLDERS_SELECT \
@@ -191,19 +200,8 @@ static const char keyholders_sql[] =
 json_t *
 web_keyholder_json(PGconn *db, const nvr_uuid *id)
 {
-	char kid[NVR_UUID_STRLEN];
-	const char *p[1] = { kid };
-	PGresult *res;
-	json_t *j = NULL;
-
-	nvr_uuid_format(id, kid);
-	res = PQexecParams(db, KEYHOLDERS_SELECT "WHERE id = $1 AND removed_at IS NULL", 1, NULL, p, NULL, NULL, 0);
-	if (stg_db_check(db, res, PGRES_TUPLES_OK, "reading a key holder for the API") != NVR_OK)
-		return NULL;
-	if (PQntuples(res) == 1)
-		j = row_of(res, 0, keyholder_names);
-	PQclear(res);
-	return j;
+	return one_row(db, KEYHOLDERS_SELECT "WHERE id = $1 AND removed_at IS NULL", id, keyholder_names,
+	    "reading a key holder for the API");
 }
 
 int

@@ -314,8 +314,8 @@ read_chain(const char *pem, size_t len, X509 **leaf, enum web_tls_refusal *refus
 	return NVR_OK;
 }
 
-static EVP_PKEY *
-read_key(const char *path)
+EVP_PKEY *
+web_tls_read_key(const char *path)
 {
 	FILE *f = fopen(path, "re");
 	EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
@@ -388,7 +388,7 @@ nvr_err
 web_tls_install(const char *cert_path, const char *key_path, const char *pem, size_t len,
     struct web_tls_leaf *leaf, enum web_tls_refusal *refusal)
 {
-	EVP_PKEY *key = read_key(key_path);
+	EVP_PKEY *key = web_tls_read_key(key_path);
 	X509 *x = NULL;
 	nvr_err rc = NVR_ERR_INVAL;
 

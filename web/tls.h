@@ -63,6 +63,10 @@ SSL_CTX *web_tls_ctx(struct web_tls *t);
  * (SIGHUP, the API) are serialised. */
 nvr_err web_tls_reload(struct web_tls *t, char fp[65], bool *changed);
 
+/* The private key in PEM file path, or NULL (OpenSSL's error queue
+ * cleared). Caller frees with EVP_PKEY_free(). */
+EVP_PKEY *web_tls_read_key(const char *path);
+
 /* Why web_tls_install() refused a certificate (NVR_ERR_INVAL). */
 enum web_tls_refusal {
 	WEB_TLS_NO_KEY = 1,    /* the API's key cannot be read */
