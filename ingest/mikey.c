@@ -32,10 +32,11 @@ static size_t
 key_data_len(const uint8_t *d, size_t len)
 {
 	size_t n;
-	unsigned kv = d[1] & 0xf;
+	unsigned kv;
 
 	if (len < 4 || (n = 4 + (size_t)be16(d + 2)) > len)
 		return 0;
+	kv = d[1] & 0xf;
 	if ((d[1] >> 4) & 1) { /* a salt follows */
 		if (n + 2 > len || (n += 2 + (size_t)be16(d + n)) > len)
 			return 0;
