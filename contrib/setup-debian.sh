@@ -24,6 +24,9 @@ pkgs_libs="libssl-dev libpq-dev libsrtp2-dev libjansson-dev check
 # Camera simulator and GStreamer's own client in the tests.
 pkgs_gst="gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
 	gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav glib-networking"
+# Two independent readers of exported MP4 files (export.test): GStreamer's
+# gst-discoverer-1.0 and FFmpeg's ffprobe.
+pkgs_media="gstreamer1.0-plugins-base-apps ffmpeg"
 # Private PostgreSQL for tests and quickstart; openssl for the test PKI;
 # curl as the API's REST client in the tests, testssl.sh to audit its TLS.
 pkgs_run="postgresql-15 openssl procps curl testssl.sh"
@@ -34,7 +37,7 @@ pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs"
 # loads the API (bench/api.sh).
 pkgs_bench="jq wrk"
 
-all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_run $pkgs_check $pkgs_bench)
+all=$(echo $pkgs_build $pkgs_libs $pkgs_gst $pkgs_media $pkgs_run $pkgs_check $pkgs_bench)
 missing=""
 for p in $all; do
 	st=$(dpkg-query -W -f '${db:Status-Status}' "$p" 2>/dev/null || true)
