@@ -46,6 +46,7 @@ void nvr_ctl_error(const char *hint, const char *fmt, ...) __attribute__((format
 char *nvr_ctl_read_secret_line(const char *path, const char *prompt);
 
 int nvr_ctl_camera(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_export(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_hold(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_keyholder(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv);

@@ -178,6 +178,8 @@ usage(FILE *f)
 	    "  camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none]\n"
 	    "                                      retention limits (none: no limit)\n"
 	    "  camera remove NAME\n"
+	    "  export --camera NAME [--camera NAME ...] --from TIME --to TIME --reason TEXT --out BUNDLE.tar\n"
+	    "                                      an evidence bundle (holds the range; audited)\n"
 	    "  hold add CAMERA --from TIME --to TIME --reason TEXT\n"
 	    "                                      keep a range from retention (evidence hold)\n"
 	    "  hold list [--all]\n"
@@ -213,6 +215,8 @@ dispatch(struct nvr_ctl *ctl, int argc, char **argv)
 	}
 	if (strcmp(argv[0], "camera") == 0)
 		return nvr_ctl_camera(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "export") == 0)
+		return nvr_ctl_export(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "hold") == 0)
 		return nvr_ctl_hold(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "keyholder") == 0)

@@ -20,6 +20,10 @@
 
 #define NVR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* A macro's value as a string literal, e.g. a bound inside SQL text. */
+#define NVR_STR_(x) #x
+#define NVR_STR(x) NVR_STR_(x)
+
 /* Strips blanks (space, tab, and the CR of a CRLF line) from both ends of
  * s, in place; returns the first character kept. */
 static inline char *

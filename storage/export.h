@@ -1,0 +1,72 @@
+/*
+ * export.h: evidence export bundles (docs/FORMAT.md section 12): one tar
+ * file with the segments of some cameras over a time range, whole and as
+ * stored, their manifests, signatures, sealed keys and signing
+ * certificates, the audit rows about them, and an export manifest signed
+ * by the recorder. The recorder never decrypts: a bundle holds exactly the
+ * bytes on disk.
+ *
+ * Used by nvrctl export and by the API's export jobs, in two steps:
+ * stg_export_prepare() checks the request and takes the evidence holds
+ * (the caller audits them and the export, so that those rows are in the
+ * bundle), then stg_export_write() writes the tar.
+ */
+#ifndef NVR_STG_EXPORT_H
+#define NVR_STG_EXPORT_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "nvrd/err.h"
+#include "nvrd/uuid.h"
+#include "storage/sign.h"
+
+#define STG_EXPORT_CAMERAS_MAX 64
+#define STG_EXPORT_SEGMENTS_MAX 100000 /* a bigger export must be split */
+#define STG_EXPORT_AUDIT_MAX 200000    /* audit rows in a bundle */
+#define STG_EXPORT_REASON_MAX 1024
+#define STG_EXPORT_MANIFEST_MAX ((size_t)64 << 20)
+
+/* What to export. The strings belong to the caller. */
+struct stg_export_req {
+	nvr_uuid id;                 /* the export's id (random) */
+	const char *const *cameras;  /* camera names */
+	size_t ncameras;             /* 1 to STG_EXPORT_CAMERAS_MAX */
+	const char *from, *to;       /* timestamptz text, from < to */
+	const char *reason;          /* 1 to STG_EXPORT_REASON_MAX bytes */
+	const char *actor, *address; /* who asked, from where ("local") */
+};
+
+/* Bytes of the bundle written so far and in all; total is known once
+ * the segments are chosen (0 before). Read from other threads. */
+struct stg_export_progress {
+	_Atomic uint64_t done, total;
+};
+
+/* Checks the request (cameras known, times valid, from < to, reason
+ * present) and takes one evidence hold per camera over the range, in one
+ * transaction. On NVR_OK *holds is a new JSON array (the caller
+ * json_decref()s it) of the holds as stg_hold_list shows them. On
+ * NVR_ERR_INVAL nothing was held and *why (static, or of whysize bytes in
+ * buf) says what is wrong with the request. */
+nvr_err stg_export_prepare(PGconn *db, const struct stg_export_req *req, json_t **holds,
+    char *why, size_t whysize);
+
+/*
+ * Writes the bundle of req to fd (from its current position, never
+ * seeking), reading the segments of the storage root root, and signs its
+ * manifest with signer. holds is what stg_export_prepare returned. The
+ * audit rows included are those whose object is the export, its holds, an
+ * exported camera or segment, as they are when the segments are chosen.
+ * p (may be NULL) follows the progress. On failure why says what failed;
+ * the caller discards what was written. The caller syncs fd.
+ */
+nvr_err stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
+    const struct stg_export_req *req, const json_t *holds, int fd, struct stg_export_progress *p,
+    char *why, size_t whysize);
+
+#endif

@@ -1,0 +1,38 @@
+/*
+ * export_priv.h: what export.c (choosing) and export_write.c (writing the
+ * tar) share. Not for other modules: they use export.h.
+ */
+#ifndef NVR_STG_EXPORT_PRIV_H
+#define NVR_STG_EXPORT_PRIV_H
+
+#include <limits.h>
+
+#include "storage/export.h"
+
+/* One segment to export, as the index has it. */
+struct xseg {
+	char camera_id[NVR_UUID_STRLEN], camera[65];
+	char stream_id[NVR_UUID_STRLEN], stream[16];
+	char id[NVR_UUID_STRLEN], key_id[NVR_UUID_STRLEN];
+	uint64_t seq, bytes;
+	char path[512]; /* the .nvrseg file, relative to the storage root */
+};
+
+/* What an export holds: its segments, by camera (in the request's order),
+ * stream name and seq, and the ids of the cameras named (NULL for one
+ * that has none: removed meanwhile). Freed by stg_export_plan_free(). */
+struct xplan {
+	struct xseg *segs;
+	size_t nsegs;
+	char (*camera_ids)[NVR_UUID_STRLEN];
+};
+
+nvr_err stg_export_select(PGconn *db, const struct stg_export_req *req, struct xplan *pl,
+    char *why, size_t whysize);
+void stg_export_plan_free(struct xplan *pl);
+
+/* The audit rows of the bundle: one column of JSON text a row. On NVR_OK
+ * the caller PQclear()s *rows. */
+nvr_err stg_export_audit(PGconn *db, const struct stg_export_req *req, const json_t *holds, PGresult **rows);
+
+#endif
