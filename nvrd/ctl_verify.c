@@ -11,8 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "nvrd/ctl.h"
+#include "storage/bundle.h"
 #include "storage/verify.h"
 
 #define USAGE "nvrctl verify PATH [--trust CERT] [--verbose]"
@@ -49,6 +51,42 @@ parse(int argc, char **args, struct stg_verify_opts *o)
 	return optind;
 }
 
+/* A regular file whose first block is a ustar header: an export bundle. */
+static bool
+is_bundle(const char *path)
+{
+	char block[512];
+	FILE *f;
+	bool tar;
+	struct stat st;
+
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (f = fopen(path, "rb")) == NULL)
+		return false;
+	tar = fread(block, 1, sizeof(block), f) == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
+	fclose(f);
+	return tar;
+}
+
+static nvr_err
+verify_bundle(const char *path, const struct stg_verify_opts *o, struct stg_verify_counts *c, char *why,
+    size_t whysize)
+{
+	struct stg_bundle b;
+	nvr_err rc = stg_bundle_extract(path, &b, why, whysize);
+
+	if (rc == NVR_ERR_INVAL) {
+		/* A malformed tar is a finding, not a failure to check. */
+		fprintf(o->out, "FAIL %s: %s\nbundle: NOT VERIFIED\n", path, why);
+		memset(c, 0, sizeof(*c));
+		c->problems = 1;
+		rc = NVR_OK;
+	} else if (rc == NVR_OK) {
+		rc = stg_bundle_verify(&b, o, c, why, whysize);
+	}
+	stg_bundle_close(&b);
+	return rc;
+}
+
 int
 nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
 {
@@ -67,7 +105,8 @@ nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
 	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
 	if ((idx = parse(argc + 1, args, &o)) < 0) {
 		st = NVR_CTL_USAGE;
-	} else if (stg_verify_path(args[idx], &o, &c, why, sizeof(why)) != NVR_OK) {
+	} else if ((is_bundle(args[idx]) ? verify_bundle(args[idx], &o, &c, why, sizeof(why))
+					  : stg_verify_path(args[idx], &o, &c, why, sizeof(why))) != NVR_OK) {
 		fflush(stdout);
 		nvr_ctl_error(NULL, "%s", why);
 	} else if (fflush(stdout) != 0 || ferror(stdout)) {

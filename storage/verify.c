@@ -131,8 +131,14 @@ vline(struct vctx *v, const char *tag, const char *path, const char *fmt, va_lis
 {
 	char msg[MSG_MAX];
 
+	size_t n = v->o->strip != NULL ? strlen(v->o->strip) : 0;
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	fprintf(v->o->out, "%s ", tag);
+	if (n > 0 && strncmp(path, v->o->strip, n) == 0 && (path[n] == '/' || path[n] == '\0')) {
+		put_escaped(v->o->out, v->o->shown_as);
+		path += n;
+	}
 	put_escaped(v->o->out, path);
 	fputs(": ", v->o->out);
 	put_escaped(v->o->out, msg);
@@ -1183,7 +1189,8 @@ cmp_todo_desc(const void *pa, const void *pb)
 static nvr_err
 walk_dir(struct vctx *v, struct walk *w, const char *child, const char *name, const struct todo *at)
 {
-	if (at->level == 0 && (strcmp(name, "certs") == 0 || strcmp(name, "keys") == 0))
+	/* exports/: bundles the API made (verify each with nvrctl verify FILE). */
+	if (at->level == 0 && (strcmp(name, "certs") == 0 || strcmp(name, "keys") == 0 || strcmp(name, "exports") == 0))
 		return NVR_OK;
 	if (at->level == 0 && strcmp(name, "quarantine") == 0) {
 		note(v, child, "not verified: files the recorder set aside at start-up (torn or not indexed)");

@@ -44,6 +44,9 @@ struct stg_verify_opts {
 	const char *trust; /* PEM certificate every signer must be; NULL: certs/ of the root */
 	bool verbose;      /* also an OK line per segment and a line per stream */
 	FILE *out;         /* where the report goes */
+	/* Paths below strip (a real path) are shown as shown_as and the rest:
+	 * an extracted bundle's files by their names in the bundle. */
+	const char *strip, *shown_as;
 };
 
 struct stg_verify_counts {

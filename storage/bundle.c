@@ -1,0 +1,282 @@
+/*
+ * bundle.c: extracting and checking export bundles (bundle.h). The tar is
+ * untrusted input: every length is bounded, names are checked before a
+ * file is made, files are created with O_EXCL | O_NOFOLLOW inside a folder
+ * only we can write, so a bundle cannot write outside it or over itself.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "nvrd/encode.h"
+#include "nvrd/uuid.h"
+#include "storage/bundle.h"
+#include "storage/tar.h"
+
+#define BLOCK ((size_t)1 << 20)
+#define DEPTH_MAX 6 /* <camera>/<stream>/<yyyy>/<mm>/<dd>/<file> */
+#define TOP_PREFIX "nvr-export-"
+
+/* A name below the top folder: 1 to DEPTH_MAX components of letters,
+ * digits, '.', '_' and '-', none empty, "." or "..". */
+static bool
+rel_ok(const char *rel)
+{
+	int depth = 1;
+	size_t comp = 0;
+
+	for (const char *p = rel;; p++) {
+		if (*p == '/' || *p == '\0') {
+			if (comp == 0 || (comp == 1 && p[-1] == '.') || (comp == 2 && p[-1] == '.' && p[-2] == '.'))
+				return false;
+			if (*p == '\0')
+				return true;
+			if (++depth > DEPTH_MAX)
+				return false;
+			comp = 0;
+			continue;
+		}
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '.' ||
+		    *p == '_' || *p == '-'))
+			return false;
+		comp++;
+	}
+}
+
+/* Splits a member's name into the top folder (checked against the first
+ * member's) and the rest. */
+static const char *
+member_rel(struct stg_bundle *b, const char *path, const char **why)
+{
+	const char *slash = strchr(path, '/');
+	size_t top = slash ? (size_t)(slash - path) : 0;
+	nvr_uuid id;
+	char buf[64];
+
+	*why = "a member outside the bundle's one top folder nvr-export-<uuid>/";
+	if (slash == NULL || top != strlen(TOP_PREFIX) + NVR_UUID_STRLEN - 1 || strncmp(path, TOP_PREFIX, 11) != 0)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%.*s", (int)(top - 11), path + 11);
+	if (nvr_uuid_parse(buf, &id) != NVR_OK)
+		return NULL;
+	if (b->root[0] == '\0') {
+		snprintf(b->root, sizeof(b->root), "%s/%.*s", b->tmp, (int)top, path);
+		if (mkdir(b->root, 0700) != 0) {
+			*why = "cannot make the temporary folder to extract into";
+			return NULL;
+		}
+	} else if (strlen(b->root) != strlen(b->tmp) + 1 + top || strncmp(b->root + strlen(b->tmp) + 1, path, top) != 0)
+		return NULL;
+	*why = "a member whose name is not one a bundle has (only letters, digits, '.', '_' and '-', at most 6 deep)";
+	return rel_ok(slash + 1) ? slash + 1 : NULL;
+}
+
+static nvr_err
+make_parents(const char *root, const char *rel)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(root);
+
+	if ((size_t)snprintf(p, sizeof(p), "%s/%s", root, rel) >= sizeof(p))
+		return NVR_ERR_TOOBIG;
+	for (char *s = p + n; (s = strchr(s + 1, '/')) != NULL;) {
+		*s = '\0';
+		if (mkdir(p, 0700) != 0 && errno != EEXIST)
+			return NVR_ERR_IO;
+		*s = '/';
+	}
+	return NVR_OK;
+}
+
+static bool
+read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+static bool
+write_full(int fd, const uint8_t *buf, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return false;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return true;
+}
+
+static nvr_err __attribute__((format(printf, 4, 5)))
+say(nvr_err rc, char *why, size_t whysize, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whysize, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Copies one member's data (size bytes, then its padding) from the tar
+ * to a new file, hashing it. */
+static nvr_err
+copy_member(int in, struct stg_bundle *b, struct stg_bundle_member *m, uint8_t *buf, EVP_MD_CTX *md,
+    char *why, size_t whysize)
+{
+	char dest[PATH_MAX];
+	uint64_t left = m->size;
+	nvr_err rc = NVR_ERR_IO;
+	int out;
+
+	if (make_parents(b->root, m->path) != NVR_OK)
+		return say(NVR_ERR_IO, why, whysize, "cannot make a folder for %s: %s", m->path, strerror(errno));
+	snprintf(dest, sizeof(dest), "%s/%s", b->root, m->path);
+	if ((out = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		return say(errno == EEXIST ? NVR_ERR_INVAL : NVR_ERR_IO, why, whysize, "member %s: %s", m->path,
+		    errno == EEXIST ? "it appears twice in the tar" : strerror(errno));
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	while (left > 0) {
+		size_t n = left < BLOCK ? (size_t)left : BLOCK;
+		if (!read_full(in, buf, n)) {
+			rc = say(NVR_ERR_INVAL, why, whysize, "member %s: the tar ends inside it (truncated)", m->path);
+			goto out;
+		}
+		if (EVP_DigestUpdate(md, buf, n) != 1 || !write_full(out, buf, n)) {
+			rc = say(NVR_ERR_IO, why, whysize, "cannot extract %s: %s", m->path, strerror(errno));
+			goto out;
+		}
+		left -= n;
+	}
+	if (EVP_DigestFinal_ex(md, m->sha, NULL) == 1 && read_full(in, buf, stg_tar_padding(m->size)))
+		rc = NVR_OK;
+	else
+		rc = say(NVR_ERR_INVAL, why, whysize, "member %s: the tar ends inside it (truncated)", m->path);
+out:
+	close(out);
+	return rc;
+}
+
+static nvr_err
+add_member(struct stg_bundle *b, const char *rel, uint64_t size, struct stg_bundle_member **out)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		void *p = realloc(b->members, cap * sizeof(*b->members));
+		if (p == NULL)
+			return NVR_ERR_NOMEM;
+		b->members = p;
+		b->cap = cap;
+	}
+	*out = &b->members[b->n];
+	if (((*out)->path = strdup(rel)) == NULL)
+		return NVR_ERR_NOMEM;
+	(*out)->size = size;
+	b->n++;
+	return NVR_OK;
+}
+
+static nvr_err
+extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *why, size_t whysize)
+{
+	char path[STG_TAR_PATH_MAX];
+	enum stg_tar_kind kind;
+	struct stg_bundle_member *m;
+	const char *w, *rel;
+	uint64_t size;
+	nvr_err rc;
+
+	for (;;) {
+		if (!read_full(in, buf, STG_TAR_BLOCK))
+			return say(NVR_ERR_INVAL, why, whysize, "the tar ends without its end blocks (truncated)");
+		if (stg_tar_parse(buf, &kind, path, &size, &w) != NVR_OK)
+			return say(NVR_ERR_INVAL, why, whysize, "after %zu members: %s", b->n, w);
+		if (kind == STG_TAR_END)
+			return b->n > 0 ? NVR_OK : say(NVR_ERR_INVAL, why, whysize, "the tar is empty");
+		if (b->n == STG_BUNDLE_MEMBERS_MAX)
+			return say(NVR_ERR_TOOBIG, why, whysize, "more than %d members", STG_BUNDLE_MEMBERS_MAX);
+		if ((rel = member_rel(b, path, &w)) == NULL)
+			return say(NVR_ERR_INVAL, why, whysize, "member '%.200s': %s", path, w);
+		if ((rc = add_member(b, rel, size, &m)) != NVR_OK)
+			return say(rc, why, whysize, "out of memory");
+		if ((rc = copy_member(in, b, m, buf, md, why, whysize)) != NVR_OK)
+			return rc;
+	}
+}
+
+nvr_err
+stg_bundle_extract(const char *path, struct stg_bundle *b, char *why, size_t whysize)
+{
+	const char *tmpdir = getenv("TMPDIR");
+	uint8_t *buf = malloc(BLOCK);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	nvr_err rc = NVR_ERR_NOMEM;
+	int in = -1;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", path);
+	if (buf == NULL || md == NULL) {
+		say(rc, why, whysize, "out of memory");
+		goto out;
+	}
+	if ((in = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		rc = say(NVR_ERR_IO, why, whysize, "cannot read %s: %s", path, strerror(errno));
+		goto out;
+	}
+	posix_fadvise(in, 0, 0, POSIX_FADV_SEQUENTIAL);
+	snprintf(b->tmp, sizeof(b->tmp), "%s/nvr-bundle-XXXXXX", tmpdir && tmpdir[0] ? tmpdir : "/tmp");
+	if (mkdtemp(b->tmp) == NULL) {
+		rc = say(NVR_ERR_IO, why, whysize, "cannot make a temporary folder in %s: %s", b->tmp, strerror(errno));
+		b->tmp[0] = '\0';
+		goto out;
+	}
+	rc = extract_all(in, b, buf, md, why, whysize);
+out:
+	if (in >= 0)
+		close(in);
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return rc;
+}
+
+static int
+remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+void
+stg_bundle_close(struct stg_bundle *b)
+{
+	if (b->tmp[0] != '\0')
+		nftw(b->tmp, remove_one, 16, FTW_DEPTH | FTW_PHYS);
+	for (size_t i = 0; i < b->n; i++)
+		free(b->members[i].path);
+	free(b->members);
+	json_decref(b->manifest);
+	memset(b, 0, sizeof(*b));
+}

@@ -1,0 +1,65 @@
+/*
+ * bundle.h: reading an export bundle (docs/FORMAT.md section 12) offline,
+ * for nvrctl verify and nvrctl decrypt: no database, no configuration, no
+ * key.
+ *
+ * The tar is read once, strictly (regular members only, below one top
+ * folder nvr-export-<uuid>/, no "..", no absolute or odd names, no
+ * duplicates, at most STG_BUNDLE_MEMBERS_MAX members), into a private
+ * temporary folder (mode 0700, under $TMPDIR or /tmp), hashing each member
+ * on the way. Then the bundle is checked against its signed export.json,
+ * and the folder, which is a storage root, by storage/verify.h.
+ */
+#ifndef NVR_STG_BUNDLE_H
+#define NVR_STG_BUNDLE_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "nvrd/err.h"
+#include "storage/verify.h"
+
+#define STG_BUNDLE_MEMBERS_MAX 1000000
+
+/* One member as extracted: its name below the top folder, size and
+ * SHA-256. */
+struct stg_bundle_member {
+	char *path;
+	uint64_t size;
+	uint8_t sha[32];
+};
+
+/* An extracted bundle. Released by stg_bundle_close(), which removes the
+ * temporary folder. */
+struct stg_bundle {
+	char tmp[PATH_MAX];  /* the private folder */
+	char root[PATH_MAX]; /* tmp/nvr-export-<uuid>: the storage root */
+	char name[PATH_MAX]; /* the tar as given, for the report */
+	json_t *manifest;    /* export.json once read (NULL before or if unreadable) */
+	struct stg_bundle_member *members;
+	size_t n, cap;
+};
+
+/* Extracts path into b. Problems of the tar's shape end the extraction:
+ * NVR_ERR_INVAL (or NVR_ERR_IO) with why saying what, naming the member;
+ * stg_bundle_close(b) is still needed. */
+nvr_err stg_bundle_extract(const char *path, struct stg_bundle *b, char *why, size_t whysize);
+
+/*
+ * Checks an extracted bundle, writing the report to o->out as nvrctl
+ * verify does (FAIL, NOTE, OK and STREAM lines, then a summary): the
+ * export manifest's signature (by --trust, o->trust, when given), every
+ * member against it, then every segment and chain (storage/verify.h),
+ * then each stream's counts and times against export.json. counts are
+ * those of the whole bundle. NVR_OK when the check ran to its end,
+ * whatever it found.
+ */
+nvr_err stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct stg_verify_counts *counts,
+    char *why, size_t whysize);
+
+void stg_bundle_close(struct stg_bundle *b);
+
+#endif

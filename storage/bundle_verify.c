@@ -1,0 +1,395 @@
+/*
+ * bundle_verify.c: checking an extracted bundle against its signed
+ * export.json (bundle.h). The segments themselves are storage/verify.c's
+ * job; this adds what only a bundle has: the export manifest's signature,
+ * the member list, SHA256SUMS, and each stream's counts and times.
+ */
+#include "autoconfig.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/x509.h>
+
+#include "nvrd/encode.h"
+#include "storage/bundle.h"
+#include "storage/export.h"
+#include "storage/manifest.h"
+#include "storage/sign.h"
+
+struct bv {
+	struct stg_bundle *b;
+	const struct stg_verify_opts *o;
+	struct stg_verify_counts *c;
+};
+
+static void __attribute__((format(printf, 3, 4)))
+bfail(struct bv *v, const char *member, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(v->o->out, "FAIL %s:%s: ", v->b->name, member);
+	va_start(ap, fmt);
+	vfprintf(v->o->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', v->o->out);
+	v->c->problems++;
+}
+
+static int
+cmp_member(const void *a, const void *b)
+{
+	return strcmp(((const struct stg_bundle_member *)a)->path, ((const struct stg_bundle_member *)b)->path);
+}
+
+static int
+cmp_name(const void *key, const void *m)
+{
+	return strcmp(key, ((const struct stg_bundle_member *)m)->path);
+}
+
+/* The member named path; members are sorted by stg_bundle_verify. */
+static struct stg_bundle_member *
+find(struct stg_bundle *b, const char *path)
+{
+	return b->n ? bsearch(path, b->members, b->n, sizeof(*b->members), cmp_name) : NULL;
+}
+
+/* A member's content into a new buffer (NUL-terminated) the caller frees;
+ * NULL if it is missing or larger than max. */
+static char *
+slurp(struct stg_bundle *b, const char *rel, size_t max, size_t *len)
+{
+	struct stg_bundle_member *m = find(b, rel);
+	char path[PATH_MAX + 64], *buf;
+	int fd;
+
+	if (m == NULL || m->size > max || (buf = malloc((size_t)m->size + 1)) == NULL)
+		return NULL;
+	snprintf(path, sizeof(path), "%s/%s", b->root, rel);
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
+		ssize_t n;
+		while (*len < m->size && ((n = read(fd, buf + *len, (size_t)m->size - *len)) > 0 || (n < 0 && errno == EINTR)))
+			*len += n > 0 ? (size_t)n : 0;
+		close(fd);
+	}
+	if (fd < 0 || *len != m->size) {
+		free(buf);
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
+static const char *
+str(const json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : "";
+}
+
+/* The certificate export.json is checked with: --trust, else its signer's
+ * in certs/ of the bundle, which must hash to its name. */
+static X509 *
+signer_cert(struct bv *v, const char *hex)
+{
+	char rel[128], path[PATH_MAX + 128], got[65];
+	uint8_t fp[32];
+	X509 *x = NULL;
+
+	snprintf(rel, sizeof(rel), "certs/%s.crt", hex);
+	snprintf(path, sizeof(path), "%s/%s", v->b->root, rel);
+	if (stg_cert_read(v->o->trust != NULL ? v->o->trust : path, &x) != NVR_OK) {
+		bfail(v, v->o->trust != NULL ? "--trust" : rel, "cannot read the certificate");
+		return NULL;
+	}
+	if (stg_cert_fingerprint(x, fp) == NVR_OK)
+		nvr_hex_encode(fp, 32, got);
+	if (strcmp(got, hex) != 0) {
+		bfail(v, "export.json", v->o->trust != NULL ? "signed by another certificate (%s) than the trusted one"
+							: "its signer %s is not the certificate named after it",
+		    hex);
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* export.json decodes and its signature verifies. */
+static bool
+check_manifest(struct bv *v)
+{
+	size_t len = 0, siglen = 0;
+	char *text = slurp(v->b, "export.json", STG_EXPORT_MANIFEST_MAX, &len);
+	char *sig = slurp(v->b, "export.json.sig", 256, &siglen);
+	json_error_t err;
+	X509 *x = NULL;
+	bool ok = false;
+
+	if (text == NULL || sig == NULL) {
+		bfail(v, text == NULL ? "export.json" : "export.json.sig", "missing (or too large)");
+		goto out;
+	}
+	v->b->manifest = json_loadb(text, len, JSON_REJECT_DUPLICATES, &err);
+	if (v->b->manifest == NULL || strcmp(str(v->b->manifest, "format"), "nvr-export-manifest/1") != 0) {
+		bfail(v, "export.json", "not an export manifest (%s)", v->b->manifest ? "format" : err.text);
+		goto out;
+	}
+	if ((x = signer_cert(v, str(v->b->manifest, "signer_sha256"))) == NULL)
+		goto out;
+	if (stg_sig_verify(x, text, len, (const uint8_t *)sig, siglen) != NVR_OK) {
+		bfail(v, "export.json.sig", "does not verify export.json: one of them was altered, or another key signed");
+		goto out;
+	}
+	ok = true;
+out:
+	X509_free(x);
+	free(text);
+	free(sig);
+	return ok;
+}
+
+static bool
+special(const char *path)
+{
+	return strcmp(path, "SHA256SUMS") == 0 || strcmp(path, "export.json") == 0 || strcmp(path, "export.json.sig") == 0;
+}
+
+/* Every member export.json lists is there, of its size and hash, and the
+ * tar holds nothing else. seen[i] is for members[i]. */
+static void
+check_members(struct bv *v, bool *seen)
+{
+	json_t *list = json_object_get(v->b->manifest, "members"), *e;
+	struct stg_bundle_member *m;
+	char hex[65];
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *p = str(e, "path");
+		if ((m = find(v->b, p)) == NULL) {
+			bfail(v, p, "listed in export.json but not in the bundle: removed");
+			continue;
+		}
+		seen[m - v->b->members] = true;
+		nvr_hex_encode(m->sha, 32, hex);
+		if ((uint64_t)json_integer_value(json_object_get(e, "bytes")) != m->size)
+			bfail(v, p, "%" PRIu64 " bytes, export.json says %" PRId64 ": altered", m->size,
+			    (int64_t)json_integer_value(json_object_get(e, "bytes")));
+		else if (strcmp(hex, str(e, "sha256")) != 0)
+			bfail(v, p, "its SHA-256 is %s, export.json says %s: altered", hex, str(e, "sha256"));
+	}
+	for (i = 0; i < v->b->n; i++)
+		if (!seen[i] && !special(v->b->members[i].path))
+			bfail(v, v->b->members[i].path, "not listed in export.json: added to the bundle");
+}
+
+/* SHA256SUMS is the one export.json names, and lists what it lists. */
+static void
+check_sums(struct bv *v)
+{
+	struct stg_bundle_member *m = find(v->b, "SHA256SUMS");
+	json_t *list = json_object_get(v->b->manifest, "members"), *e;
+	char hex[65], *text, *want = NULL;
+	size_t len = 0, wlen = 0, i;
+	FILE *f;
+
+	if (m == NULL) {
+		bfail(v, "SHA256SUMS", "missing");
+		return;
+	}
+	nvr_hex_encode(m->sha, 32, hex);
+	if (strcmp(hex, str(v->b->manifest, "sha256sums_sha256")) != 0) {
+		bfail(v, "SHA256SUMS", "its SHA-256 is %s, export.json says %s: altered", hex,
+		    str(v->b->manifest, "sha256sums_sha256"));
+		return;
+	}
+	if ((f = open_memstream(&want, &wlen)) == NULL)
+		return;
+	json_array_foreach(list, i, e)
+		fprintf(f, "%s  %s\n", str(e, "sha256"), str(e, "path"));
+	fclose(f);
+	text = slurp(v->b, "SHA256SUMS", STG_EXPORT_MANIFEST_MAX, &len);
+	if (text == NULL || len != wlen || memcmp(text, want, len) != 0)
+		bfail(v, "SHA256SUMS", "does not list what export.json lists");
+	free(text);
+	free(want);
+}
+
+/* One stream as its manifests in the bundle describe it. */
+struct agg {
+	char id[NVR_UUID_STRLEN], camera[65], name[16];
+	uint64_t segments, first_seq, last_seq, packets, forged, lost;
+	int64_t from_ns, to_ns;
+};
+
+static struct agg *
+agg_of(struct agg **a, size_t *n, const struct stg_manifest *m)
+{
+	char id[NVR_UUID_STRLEN];
+	struct agg *p;
+
+	nvr_uuid_format(&m->stream, id);
+	for (size_t i = 0; i < *n; i++)
+		if (strcmp((*a)[i].id, id) == 0)
+			return &(*a)[i];
+	if ((p = realloc(*a, (*n + 1) * sizeof(**a))) == NULL)
+		return NULL;
+	*a = p;
+	p = &(*a)[(*n)++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->id, id, sizeof(id));
+	snprintf(p->camera, sizeof(p->camera), "%s", m->camera_name);
+	snprintf(p->name, sizeof(p->name), "%s", m->stream_name);
+	p->first_seq = UINT64_MAX;
+	p->from_ns = INT64_MAX;
+	p->to_ns = INT64_MIN;
+	return p;
+}
+
+static void
+agg_add(struct agg *g, const struct stg_manifest *m)
+{
+	g->segments++;
+	g->first_seq = m->seq < g->first_seq ? m->seq : g->first_seq;
+	g->last_seq = m->seq > g->last_seq ? m->seq : g->last_seq;
+	g->from_ns = m->start_ns < g->from_ns ? m->start_ns : g->from_ns;
+	g->to_ns = m->end_ns > g->to_ns ? m->end_ns : g->to_ns;
+	g->packets += m->packets;
+	g->forged += m->forged;
+	g->lost += m->lost;
+}
+
+/* The streams of the manifests in the bundle (those that decode: the
+ * others are verify.c's failures). */
+static struct agg *
+collect(struct bv *v, size_t *n)
+{
+	struct agg *a = NULL, *g;
+	struct stg_manifest m;
+	const char *why;
+	size_t len, pl;
+
+	*n = 0;
+	for (size_t i = 0; i < v->b->n; i++) {
+		const char *p = v->b->members[i].path;
+		char *text;
+		if ((pl = strlen(p)) < 14 || strcmp(p + pl - 14, ".manifest.json") != 0)
+			continue;
+		if ((text = slurp(v->b, p, STG_MANIFEST_MAX, &len)) == NULL)
+			continue;
+		if (stg_manifest_decode(text, len, &m, &why) == NVR_OK && (g = agg_of(&a, n, &m)) != NULL)
+			agg_add(g, &m);
+		free(text);
+	}
+	return a;
+}
+
+static void
+say_stream(struct bv *v, const struct agg *g)
+{
+	char from[32], to[32];
+
+	stg_time_format(g->from_ns, from);
+	stg_time_format(g->to_ns, to);
+	fprintf(v->o->out,
+	    "STREAM %s %s (%s): %" PRIu64 " segments, seq %" PRIu64 " to %" PRIu64 ", covers %s to %s, %" PRIu64
+	    " packets, %" PRIu64 " forged (refused at ingest), %" PRIu64 " lost\n",
+	    g->camera, g->name, g->id, g->segments, g->first_seq, g->last_seq, from, to, g->packets, g->forged, g->lost);
+	if (g->last_seq - g->first_seq + 1 != g->segments)
+		fprintf(v->o->out, "STREAM %s %s: %" PRIu64 " segments missing between seq %" PRIu64 " and %" PRIu64 "\n",
+		    g->camera, g->name, g->last_seq - g->first_seq + 1 - g->segments, g->first_seq, g->last_seq);
+}
+
+/* What export.json claims of one stream against its manifests. */
+static void
+check_stream(struct bv *v, const json_t *st, const struct agg *g)
+{
+	char from[32], to[32];
+	const json_t *cov = json_object_get(st, "covered");
+
+	stg_time_format(g->from_ns, from);
+	stg_time_format(g->to_ns, to);
+	if ((uint64_t)json_integer_value(json_object_get(st, "segments")) != g->segments ||
+	    (uint64_t)json_integer_value(json_object_get(st, "first_seq")) != g->first_seq ||
+	    (uint64_t)json_integer_value(json_object_get(st, "last_seq")) != g->last_seq ||
+	    (uint64_t)json_integer_value(json_object_get(st, "packets")) != g->packets ||
+	    strcmp(str(cov, "from"), from) != 0 || strcmp(str(cov, "to"), to) != 0)
+		bfail(v, "export.json", "stream %s of camera %s: the bundle's segments are not those it lists", g->name,
+		    g->camera);
+}
+
+static void
+check_streams(struct bv *v)
+{
+	size_t n, i, j, k, matched = 0;
+	struct agg *a = collect(v, &n);
+	json_t *cams = json_object_get(v->b->manifest, "cameras"), *c, *st;
+
+	json_array_foreach(cams, i, c) {
+		json_array_foreach(json_object_get(c, "streams"), j, st) {
+			for (k = 0; k < n && strcmp(a[k].id, str(st, "id")) != 0; k++)
+				;
+			if (k == n) {
+				bfail(v, "export.json", "stream %s of camera %s: none of its segments is in the bundle",
+				    str(st, "name"), str(c, "name"));
+				continue;
+			}
+			matched++;
+			say_stream(v, &a[k]);
+			check_stream(v, st, &a[k]);
+		}
+	}
+	if (matched != n)
+		bfail(v, "export.json", "the bundle holds segments of %zu streams it does not list", n - matched);
+	free(a);
+}
+
+nvr_err
+stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct stg_verify_counts *counts,
+    char *why, size_t whysize)
+{
+	struct stg_verify_counts seg;
+	struct stg_verify_opts so = *o;
+	struct bv v = { .b = b, .o = o, .c = counts };
+	char real[PATH_MAX], shown[PATH_MAX + 8];
+	bool *seen = calloc(b->n ? b->n : 1, sizeof(*seen));
+	nvr_err rc = NVR_ERR_NOMEM;
+
+	memset(counts, 0, sizeof(*counts));
+	if (seen == NULL)
+		return rc;
+	qsort(b->members, b->n, sizeof(*b->members), cmp_member);
+	if (check_manifest(&v)) {
+		check_members(&v, seen);
+		check_sums(&v);
+	}
+	/* The segments, named as in the bundle, with the bundle's certs/ (or
+	 * the trusted certificate). */
+	if (realpath(b->root, real) == NULL)
+		snprintf(real, sizeof(real), "%s", b->root);
+	snprintf(shown, sizeof(shown), "%s:", b->name);
+	so.strip = real;
+	so.shown_as = shown;
+	if ((rc = stg_verify_path(b->root, &so, &seg, why, whysize)) == NVR_OK) {
+		counts->checked = seg.checked;
+		counts->failed = seg.failed;
+		counts->problems += seg.problems;
+		counts->notes = seg.notes;
+		counts->streams = seg.streams;
+		if (b->manifest != NULL)
+			check_streams(&v);
+		fprintf(o->out, "bundle: export %s made %s by %s for \"%s\": %s\n", str(b->manifest, "export_id"),
+		    str(b->manifest, "created"), str(b->manifest, "actor"), str(b->manifest, "reason"),
+		    counts->failed == 0 && counts->problems == 0 ? "VERIFIED" : "NOT VERIFIED");
+	}
+	free(seen);
+	return rc;
+}
