@@ -41,10 +41,12 @@ struct stg_export_req {
 	const char *actor, *address; /* who asked, from where ("local") */
 };
 
-/* Bytes of the bundle written so far and in all; total is known once
- * the segments are chosen (0 before). Read from other threads. */
+/* Segment bytes copied so far and in all; total is known once the
+ * segments are chosen (0 before). Read from other threads; cancel, set
+ * from another thread, stops the writing (NVR_ERR_INTERRUPTED). */
 struct stg_export_progress {
 	_Atomic uint64_t done, total;
+	atomic_bool cancel;
 };
 
 /* Checks the request (cameras known, times valid, from < to, reason

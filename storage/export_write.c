@@ -184,6 +184,10 @@ put_file(struct xw *w, const char *root, const char *rel, bool counted, uint8_t 
 		left -= (uint64_t)n;
 		if (counted && w->p != NULL)
 			atomic_fetch_add(&w->p->done, (uint64_t)n);
+		if (w->p != NULL && atomic_load(&w->p->cancel)) {
+			rc = xw_fail(w, NVR_ERR_INTERRUPTED, "cancelled: the recorder is stopping");
+			goto out;
+		}
 	}
 	rc = member_end(w, rel, *size, true, sha);
 out:

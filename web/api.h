@@ -78,6 +78,11 @@ const char *web_req_all_cameras(const struct web_req *r);
 /* Whether the caller may see camera id: admin, all_cameras, or a grant. */
 bool web_req_camera_allowed(struct web_req *r, const char *camera_id);
 
+/* Sends size bytes of fd (HEAD: only the headers) as type, honouring one
+ * HTTP Range (206, or 416 for one that cannot be satisfied); headers (may
+ * be NULL) are extra "Name: value\r\n" lines. Returns the status sent. */
+int web_send_file(struct web_req *r, int fd, uint64_t size, const char *type, const char *headers);
+
 typedef int (*web_handler)(struct web_req *r);
 
 #define WEB_PAGE_QUERY_PARAMS 8
@@ -131,6 +136,10 @@ int web_api_camera_remove(struct web_req *r);
 int web_api_keyholder_add(struct web_req *r);
 int web_api_keyholder_remove(struct web_req *r);
 int web_api_tls_certificate(struct web_req *r);
+int web_api_exports(struct web_req *r);
+int web_api_export_add(struct web_req *r);
+int web_api_export(struct web_req *r);
+int web_api_export_bundle(struct web_req *r);
 int web_api_holds(struct web_req *r);
 int web_api_hold_add(struct web_req *r);
 int web_api_hold_release(struct web_req *r);

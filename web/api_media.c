@@ -95,12 +95,12 @@ segment_query(struct web_req *r)
 	    NULL, p, NULL, NULL, 0);
 }
 
-static int
-send_segment(struct web_req *r, int fd, uint64_t size)
+int
+web_send_file(struct web_req *r, int fd, uint64_t size, const char *type, const char *headers)
 {
 	uint64_t first = 0, last = size - 1;
 	int range = parse_range(mg_get_header(r->conn, "Range"), size, &first, &last);
-	char extra[160];
+	char extra[512];
 
 	if (range < 0) {
 		snprintf(extra, sizeof(extra), "Content-Range: bytes */%llu\r\nAccept-Ranges: bytes\r\n",
@@ -108,11 +108,12 @@ send_segment(struct web_req *r, int fd, uint64_t size)
 		return web_reply_error(r->conn, 416, "range", extra, "one range within the %llu bytes, like bytes=0-1023",
 		    (unsigned long long)size);
 	}
-	snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n");
+	snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\n%s", headers != NULL ? headers : "");
 	if (range > 0)
-		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n",
-		    (unsigned long long)first, (unsigned long long)last, (unsigned long long)size);
-	web_reply_head(r->conn, range > 0 ? 206 : 200, "application/vnd.nvr.segment", extra, size == 0 ? 0 : last - first + 1);
+		snprintf(extra, sizeof(extra), "Accept-Ranges: bytes\r\nContent-Range: bytes %llu-%llu/%llu\r\n%s",
+		    (unsigned long long)first, (unsigned long long)last, (unsigned long long)size,
+		    headers != NULL ? headers : "");
+	web_reply_head(r->conn, range > 0 ? 206 : 200, type, extra, size == 0 ? 0 : last - first + 1);
 	if (size > 0 && strcmp(r->ri->request_method, "HEAD") != 0)
 		send_range(r->conn, fd, first, last);
 	return range > 0 ? 206 : 200;
@@ -146,7 +147,7 @@ web_api_segment(struct web_req *r)
 		web_req_audit(r, "recording.read", r->path_arg, WEB_AUDIT_FAILED, "{\"reason\":\"file missing\"}");
 		return web_reply_error(r->conn, 410, "gone", NULL, "the segment's file is missing; see nvrctl verify");
 	}
-	status = send_segment(r, fd, (uint64_t)st.st_size);
+	status = web_send_file(r, fd, (uint64_t)st.st_size, "application/vnd.nvr.segment", NULL);
 	close(fd);
 	web_req_audit(r, "recording.read", r->path_arg, status < 400 ? WEB_AUDIT_OK : WEB_AUDIT_DENIED, NULL);
 	return status;

@@ -18,6 +18,7 @@
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/http.h"
+#include "web/exports.h"
 #include "web/server_priv.h"
 #include "web/tls.h"
 
@@ -359,7 +360,8 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
 	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
 	    (rc = web_listcache_new(WEB_LISTCACHE_BYTES, &s->listings)) != NVR_OK ||
-	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK)
+	    (rc = web_audit_start(cfg->db_conninfo, signer, &s->audit)) != NVR_OK ||
+	    (rc = web_exports_new(cfg, signer, s->audit, &s->exports)) != NVR_OK)
 		goto fail;
 	load_allow(s);
 	if (mg_init_library(MG_FEATURES_TLS | MG_FEATURES_IPV6) == 0) {
@@ -425,6 +427,7 @@ web_server_stop(struct web_server *s)
 		mg_stop(s->mg);
 		mg_exit_library();
 	}
+	web_exports_free(s->exports); /* before the audit writer: jobs audit how they end */
 	web_audit_stop(s->audit);
 	web_pool_free(s->pool);
 	web_sesscache_free(s->sessions);

@@ -42,6 +42,7 @@ struct web_server {
 	struct web_pool *pool;
 	struct web_sesscache *sessions;
 	struct web_listcache *listings;
+	struct web_exports *exports;
 	uint8_t csrf_key[32]; /* CSRF token = HMAC(csrf_key, session token) */
 
 	pthread_rwlock_t allow_lock; /* protects allow */
