@@ -89,7 +89,7 @@ fastcams_record() {
 		"${CTL[@]}" camera add "$prefix$i" --url "rtsps://127.0.0.1:$(cat "$T/fastcams.port")/cam$i" \
 			--user admin --password-file "$T/fastcams.password" --ca "$T/pki/camera-ca.crt" \
 			>>"$T/fastcams-ctl.log" 2>&1 || { diag "nvrctl camera add $prefix$i failed"; return 1; }
-		FASTCAMS_NAMES="$FASTCAMS_NAMES $prefix$i"
+		FASTCAMS_NAMES="${FASTCAMS_NAMES:+$FASTCAMS_NAMES }$prefix$i"
 	done
 	# Each camera ends D/X seconds after nvrd's PLAY; allow for connecting.
 	left=$(awk -v d="$d" -v x="$x" 'BEGIN { printf "%d", (d / x + 20) * 10 }')
