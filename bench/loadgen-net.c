@@ -4,7 +4,7 @@
  *
  * A connection never blocks the loop: reads and writes stop at EAGAIN (or
  * OpenSSL's WANT_READ/WANT_WRITE) and epoll says when to go on. Media is
- * queued whole frames at a time, up to LG_OUT_CAP per connection; a frame
+ * queued whole frames at a time, up to lg_server.out_cap per connection; a frame
  * that does not fit is dropped and counted, so one slow client costs only
  * itself. Connections closed during a loop turn are freed after it, since
  * later events of the same epoll batch may still point at them.
@@ -417,7 +417,7 @@ lg_conn_event(struct lg_conn *c, uint32_t events)
 static bool
 out_reserve(struct lg_conn *c, size_t n, size_t limit)
 {
-	size_t need = c->out_len + n, size;
+	size_t need = c->out_len + n, size, max = 2 * (c->srv->out_cap + LG_OUT_SLACK);
 	uint8_t *p;
 
 	if (need > limit)
@@ -429,10 +429,10 @@ out_reserve(struct lg_conn *c, size_t n, size_t limit)
 		c->out_off = 0;
 		return true;
 	}
-	for (size = c->out_size ? c->out_size : 16384; size < 2 * need && size < LG_OUT_MAX;)
+	for (size = c->out_size ? c->out_size : 16384; size < 2 * need && size < max;)
 		size *= 2;
-	if (size > LG_OUT_MAX)
-		size = LG_OUT_MAX;
+	if (size > max)
+		size = max;
 	if ((p = malloc(size)) == NULL)
 		return false;
 	if (c->out_len > 0)
@@ -449,7 +449,7 @@ lg_conn_queue_reply(struct lg_conn *c, const void *data, size_t len)
 {
 	if (c->dead)
 		return;
-	if (!out_reserve(c, len, LG_OUT_CAP + LG_OUT_SLACK)) {
+	if (!out_reserve(c, len, c->srv->out_cap + LG_OUT_SLACK)) {
 		lg_conn_close(c, "the client does not read its replies");
 		return;
 	}
@@ -463,7 +463,7 @@ lg_conn_queue_frame(struct lg_conn *c, uint8_t channel, const uint8_t *data, siz
 {
 	uint8_t *p;
 
-	if (len > 0xffff || !out_reserve(c, 4 + len, LG_OUT_CAP))
+	if (len > 0xffff || !out_reserve(c, 4 + len, c->srv->out_cap))
 		return false;
 	p = c->out + c->out_off + c->out_len;
 	p[0] = '$';

@@ -331,9 +331,13 @@ do_describe(struct lg_conn *c, const struct lg_req *q, const struct lg_target *t
 	struct lg_reply r;
 	char ip[INET6_ADDRSTRLEN];
 	bool v6 = local_address(c->fd, ip, sizeof(ip));
-	char *sdp = lg_sdp_make(c->srv, t->cam->group, ip, v6);
+	char *sdp;
 
-	if (sdp == NULL) {
+	if (t->cam->group->finished) { /* --duration is over: the camera is gone */
+		reply_simple(c, q, 404, "Not Found");
+		return;
+	}
+	if ((sdp = lg_sdp_make(c->srv, t->cam->group, ip, v6)) == NULL) {
 		reply_simple(c, q, 500, "Internal Server Error");
 		return;
 	}
@@ -444,6 +448,10 @@ do_play(struct lg_conn *c, const struct lg_req *q, const struct lg_target *t)
 	uint16_t seq;
 	uint32_t rtptime;
 
+	if (c->cam->group->finished) {
+		reply_simple(c, q, 404, "Not Found");
+		return;
+	}
 	if (!c->playing && lg_group_join(c->cam->group, c) != NVR_OK) {
 		reply_simple(c, q, 500, "Internal Server Error");
 		return;

@@ -87,10 +87,10 @@ groups_json(const struct lg_server *s)
 	for (unsigned i = 0; i < s->n_groups; i++) {
 		const struct lg_group *g = &s->groups[i];
 
-		json_array_append_new(a, json_pack("{s:i, s:I, s:i, s:I, s:I, s:I}",
+		json_array_append_new(a, json_pack("{s:i, s:I, s:i, s:I, s:I, s:I, s:b}",
 		    "index", (int)g->index, "ssrc", (json_int_t)g->ssrc, "playing", (int)g->n_members,
 		    "packets_protected", (json_int_t)g->packets, "payload_octets", (json_int_t)g->octets,
-		    "capture_loops", (json_int_t)g->loop));
+		    "capture_loops", (json_int_t)g->loop, "finished", (int)g->finished));
 	}
 	return a;
 }

@@ -11,6 +11,10 @@
  * playing session of its group; a group nobody plays sends nothing and
  * keeps its sequence numbers for the next client.
  *
+ * Each group runs on its own camera clock (loadgen.h): every time below is
+ * camera time except the monotonic `now` the loop passes in and the wake-up
+ * time handed back, so --speed changes only how soon packets leave.
+ *
  * The SDP and MIKEY message are built with libgstsdp, as gst-rtsp-server
  * builds them (rtsp-sdp.c), so that a client cannot tell the two apart.
  */
@@ -198,9 +202,21 @@ packet_at(const struct lg_media *md, int64_t t)
 	return lo < md->cap->n_packets ? lo : 0;
 }
 
-/* Groups start at evenly spread points of the capture, and send their
- * reports at spread times, so that key frames and reports of different
- * groups do not all fall on the same instant. */
+/* The camera clock starts at the monotonic time now, where the capture
+ * position g->next (still in loop 0) is due. Reports start at spread
+ * times, so that the groups' reports do not all fall on the same instant. */
+static void
+group_start_clock(struct lg_server *s, struct lg_group *g, int64_t now)
+{
+	g->clock0_ns = now;
+	g->start_ns = now - (g->next > 0 ? s->media.t_ns[g->next] : 0);
+	g->next_sr_ns = now + NS + LG_SR_INTERVAL_NS / (int64_t)s->n_groups * (int64_t)g->index;
+}
+
+/* Groups start at evenly spread points of the capture, so that key frames
+ * of different groups do not all fall on the same instant. With --duration
+ * a clock waits for its group's first PLAY: camera time nobody records
+ * would be missing from the D seconds. */
 nvr_err
 lg_groups_init(struct lg_server *s)
 {
@@ -219,8 +235,8 @@ lg_groups_init(struct lg_server *s)
 		if ((rc = group_init(g, i)) != NVR_OK)
 			return rc;
 		g->next = packet_at(md, phase);
-		g->start_ns = now - (g->next > 0 ? md->t_ns[g->next] : 0);
-		g->next_sr_ns = now + NS + LG_SR_INTERVAL_NS / (int64_t)s->n_groups * (int64_t)i;
+		if (s->o->duration_s == 0)
+			group_start_clock(s, g, now);
 	}
 	for (unsigned i = 0; i < s->o->cameras; i++) {
 		s->cams[i].index = i + 1;
@@ -247,6 +263,12 @@ lg_groups_free(struct lg_server *s)
 nvr_err
 lg_group_join(struct lg_group *g, struct lg_conn *c)
 {
+	if (g->finished)
+		return NVR_ERR_INVAL;
+	if (g->clock0_ns == 0) {
+		group_start_clock(c->srv, g, bench_mono_ns());
+		lg_loop_wake(c->srv); /* else the first packets wait for a sweep */
+	}
 	if (g->n_members == g->cap_members) {
 		size_t cap = g->cap_members ? 2 * g->cap_members : 16;
 		struct lg_conn **m = realloc(g->members, cap * sizeof(struct lg_conn *));
@@ -289,11 +311,25 @@ lg_group_position(const struct lg_server *s, const struct lg_group *g, uint16_t 
 
 /* ---- sending ----------------------------------------------------------- */
 
-/* 64-bit NTP time (RFC 5905 6) of a monotonic instant. */
-static uint64_t
-ntp_of(const struct lg_server *s, int64_t mono_ns)
+/* The camera clock at the monotonic time now, and back. */
+static int64_t
+camera_now(const struct lg_server *s, const struct lg_group *g, int64_t now)
 {
-	int64_t unix_ns = mono_ns + s->realtime_offset_ns;
+	return g->clock0_ns + (int64_t)((double)(now - g->clock0_ns) * s->o->speed);
+}
+
+/* Rounded up: a wake-up a nanosecond early would find nothing due. */
+static int64_t
+wall_of(const struct lg_server *s, const struct lg_group *g, int64_t camera_ns)
+{
+	return g->clock0_ns + (int64_t)((double)(camera_ns - g->clock0_ns) / s->o->speed) + 1;
+}
+
+/* 64-bit NTP time (RFC 5905 6) of a camera time. */
+static uint64_t
+ntp_of(const struct lg_server *s, int64_t camera_ns)
+{
+	int64_t unix_ns = camera_ns - s->ntp_shift_ns + s->realtime_offset_ns;
 	uint64_t sec = (uint64_t)(unix_ns / NS) + NTP_UNIX_OFFSET;
 	uint64_t frac = ((uint64_t)(unix_ns % NS) << 32) / NS;
 
@@ -360,17 +396,19 @@ send_packet(struct lg_server *s, struct lg_group *g, size_t i)
 	fan_out(g, buf, (size_t)len, false);
 }
 
-/* RFC 3550 6.4.1 sender report and 6.5 SDES CNAME, one compound packet,
- * protected by SRTCP (RFC 3711 3.4). */
+/* RFC 3550 6.4.1 sender report and 6.5 SDES CNAME, with a 6.6 BYE when
+ * the group ends, one compound packet protected by SRTCP (RFC 3711 3.4).
+ * The NTP and RTP times are the same instant t of camera time, as the
+ * packets' ONVIF and RTP times are. */
 static void
-send_sr(struct lg_server *s, struct lg_group *g, int64_t now)
+send_sr(struct lg_server *s, struct lg_group *g, int64_t t, bool bye)
 {
 	uint8_t pkt[128 + SRTP_MAX_TRAILER_LEN + 4];
 	char cname[48];
-	int64_t d = now - g->start_ns;
+	int64_t d = t - g->start_ns;
 	uint32_t ts = g->ts_base + (uint32_t)((uint64_t)(d / NS) * s->media.clock_rate +
 	    (uint64_t)(d % NS) * s->media.clock_rate / NS);
-	uint64_t ntp = ntp_of(s, now);
+	uint64_t ntp = ntp_of(s, t);
 	size_t n = 28, clen, sdes;
 	int len;
 
@@ -393,29 +431,73 @@ send_sr(struct lg_server *s, struct lg_group *g, int64_t now)
 	pkt[n + 8] = 1; /* CNAME */
 	pkt[n + 9] = (uint8_t)clen;
 	memcpy(pkt + n + 10, cname, clen);
-	len = (int)(n + sdes);
+	n += sdes;
+	if (bye) {
+		pkt[n] = 0x81;
+		pkt[n + 1] = 203;
+		bench_put_be16(pkt + n + 2, 1);
+		bench_put_be32(pkt + n + 4, g->ssrc);
+		n += 8;
+	}
+	len = (int)n;
 	if (srtp_protect_rtcp(g->srtp, pkt, &len) != srtp_err_status_ok)
 		return;
 	fan_out(g, pkt, (size_t)len, true);
 }
 
-/* Sends g's packets that are due by now. A loop that fell far behind
- * (the machine stalled) skips ahead instead of sending a burst. */
+/* --duration ends at a frame's first packet, so that no frame is cut. */
+static bool
+frame_starts(const struct lg_media *md, size_t i)
+{
+	return i == 0 || md->rel_ts[i] != md->rel_ts[i - 1];
+}
+
+/* --duration is over at camera time t: a last report with a BYE (RFC 3550
+ * 6.6), then each session closes once its queue is written, as a camera
+ * that stops streaming would. Members are walked from the end: a close
+ * swaps the last member into the closed one's place. */
+static void
+group_finish(struct lg_server *s, struct lg_group *g, int64_t t)
+{
+	nvr_log(NVR_LOG_NOTICE, "group %u: %lu s of camera time sent; ending %zu session%s", g->index,
+	    s->o->duration_s, g->n_members, g->n_members == 1 ? "" : "s");
+	if (g->n_members > 0)
+		send_sr(s, g, t, true);
+	g->finished = true;
+	for (size_t i = g->n_members; i-- > 0;) {
+		struct lg_conn *c = g->members[i];
+
+		c->closing = true;
+		lg_conn_flush(c);
+	}
+}
+
+/* Sends g's packets that are due by now; returns the monotonic time of
+ * its next packet or report. A loop that fell far behind (the machine
+ * stalled) skips ahead instead of sending a burst. */
 static int64_t
 group_run(struct lg_server *s, struct lg_group *g, int64_t now)
 {
 	const struct lg_media *md = &s->media;
-	int64_t due;
+	int64_t due, t, end;
 
+	if (g->clock0_ns == 0 || g->finished)
+		return now + NS;
+	t = camera_now(s, g, now);
+	end = g->clock0_ns + (int64_t)s->o->duration_s * NS;
 	for (;;) {
 		due = g->start_ns + (int64_t)g->loop * md->loop_ns + md->t_ns[g->next];
-		if (due > now)
+		if (due > t)
 			break;
-		if (now - due > LG_MAX_LAG_NS) {
-			nvr_log(NVR_LOG_WARNING, "group %u: %lld ms behind; skipping ahead", g->index,
-			    (long long)((now - due) / 1000000));
-			g->start_ns += now - due;
+		if ((double)(t - due) > (double)LG_MAX_LAG_NS * s->o->speed) {
+			nvr_log(NVR_LOG_WARNING, "group %u: %lld ms of camera time behind; skipping ahead",
+			    g->index, (long long)((t - due) / 1000000));
+			g->start_ns += t - due;
 			continue;
+		}
+		if (s->o->duration_s > 0 && due >= end && frame_starts(md, g->next)) {
+			group_finish(s, g, t);
+			return now + NS;
 		}
 		if (g->n_members > 0)
 			send_packet(s, g, g->next);
@@ -424,17 +506,17 @@ group_run(struct lg_server *s, struct lg_group *g, int64_t now)
 			g->loop++;
 		}
 	}
-	if (now >= g->next_sr_ns) {
+	if (t >= g->next_sr_ns) {
 		if (g->n_members > 0)
-			send_sr(s, g, now);
-		g->next_sr_ns = now + LG_SR_INTERVAL_NS;
+			send_sr(s, g, t, false);
+		g->next_sr_ns = t + LG_SR_INTERVAL_NS;
 	}
 	for (size_t i = g->n_members; i-- > 0;) {
 		struct lg_conn *c = g->members[i];
 		if (!c->want_out && c->out_len > 0)
 			lg_conn_flush(c);
 	}
-	return due < g->next_sr_ns ? due : g->next_sr_ns;
+	return wall_of(s, g, due < g->next_sr_ns ? due : g->next_sr_ns);
 }
 
 int64_t

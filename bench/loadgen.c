@@ -52,8 +52,14 @@ usage(FILE *f)
 	    "  --password-file FILE  password of --user, first line of FILE\n"
 	    "  --stats FILE          write JSON statistics on SIGUSR1 and at exit\n"
 	    "  --bitrate-scale X     replay X times faster (0.1 to 10; default 1)\n"
+	    "  --speed X             send X times faster than captured, with RTP and ONVIF\n"
+	    "                        times as in real time (0.01 to %d; default 1); without\n"
+	    "                        --duration the ONVIF times run ahead of the wall clock\n"
+	    "  --duration D          send D seconds of camera time per group from its first\n"
+	    "                        PLAY, then end its sessions and refuse new ones; its\n"
+	    "                        ONVIF times end at the wall time it ends: [end - D, end)\n"
 	    "  --log-level LEVEL     error, warning, notice, info (default) or debug\n",
-	    LG_MAX_CAMERAS);
+	    LG_MAX_CAMERAS, LG_MAX_SPEED);
 }
 
 static int
@@ -110,6 +116,14 @@ parse_one(struct lg_opts *o, int ch, const char *arg)
 		if (bench_parse_double(arg, 0.1, 10, &o->bitrate_scale) != NVR_OK)
 			return bad_value("--bitrate-scale", "a number from 0.1 to 10");
 		break;
+	case 'S':
+		if (bench_parse_double(arg, 0.01, LG_MAX_SPEED, &o->speed) != NVR_OK)
+			return bad_value("--speed", "a number from 0.01 to 100");
+		break;
+	case 'D':
+		if (bench_parse_uint(arg, 1, 366UL * 86400, &o->duration_s) != NVR_OK)
+			return bad_value("--duration", "1 to 31622400 seconds");
+		break;
 	case 'l':
 		if (nvr_log_level_parse(arg, &level) != NVR_OK)
 			return bad_value("--log-level", "error, warning, notice, info or debug");
@@ -141,6 +155,8 @@ parse_args(struct lg_opts *o, int argc, char **argv)
 		{ "capture", required_argument, NULL, 'C' },
 		{ "stats", required_argument, NULL, 's' },
 		{ "bitrate-scale", required_argument, NULL, 'b' },
+		{ "speed", required_argument, NULL, 'S' },
+		{ "duration", required_argument, NULL, 'D' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -249,6 +265,11 @@ setup_media(struct lg_server *s)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	s->start_ns = bench_mono_ns();
 	s->realtime_offset_ns = (int64_t)rt.tv_sec * NS + rt.tv_nsec - s->start_ns;
+	if (s->o->duration_s > 0 && s->o->speed > 1) { /* slower: behind the clock anyway */
+		int64_t d = (int64_t)s->o->duration_s * NS;
+		s->ntp_shift_ns = d - (int64_t)((double)d / s->o->speed);
+	}
+	s->out_cap = (size_t)((double)LG_OUT_CAP * (s->o->speed > 1 ? s->o->speed : 1));
 	s->n_groups = (unsigned)s->o->groups;
 	return lg_groups_init(s);
 }
@@ -318,6 +339,14 @@ on_timer(struct lg_server *s)
 	timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
+void
+lg_loop_wake(struct lg_server *s)
+{
+	struct itimerspec its = { .it_value = { 0, 1 } };
+
+	timerfd_settime(s->tfd, 0, &its, NULL);
+}
+
 static void
 write_stats(const struct lg_server *s)
 {
@@ -374,20 +403,25 @@ log_start(const struct lg_server *s)
 	const struct lg_media *md = &s->media;
 	const struct bench_cap *cap = md->cap;
 	double secs = (double)md->loop_ns / 1e9;
+	char duration[64] = "no end";
+
+	if (s->o->duration_s > 0)
+		snprintf(duration, sizeof(duration), "%lu s of camera time per group", s->o->duration_s);
 
 	nvr_log(NVR_LOG_NOTICE, "serving %lu camera%s at %s://%s:%u/cam1%s in %u SRTP group%s, %s; "
-	    "capture %s: %zu packets, %.1f s per pass, %.2f Mbit/s of RTP payload, %u ms frames",
+	    "capture %s: %zu packets, %.1f s per pass, %.2f Mbit/s of RTP payload, %u ms frames; "
+	    "speed %g, %s",
 	    s->o->cameras, s->o->cameras == 1 ? "" : "s", s->tls ? "rtsps" : "rtsp", s->o->address,
 	    s->port, s->o->cameras > 1 ? " .. /camN" : "", s->n_groups, s->n_groups == 1 ? "" : "s",
 	    s->auth ? "Digest auth" : "no auth", s->o->capture, cap->n_packets, secs,
-	    (double)cap->payload_bytes * 8 / secs / 1e6, md->frame_ms);
+	    (double)cap->payload_bytes * 8 / secs / 1e6, md->frame_ms, s->o->speed, duration);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct lg_opts o = { .address = "127.0.0.1", .port = 8554, .cameras = 1, .groups = 1,
-		.bitrate_scale = 1.0 };
+		.bitrate_scale = 1.0, .speed = 1.0 };
 	struct lg_server s = { .o = &o };
 	int status;
 

@@ -9,6 +9,13 @@
  * session of the group that plays, so the generator costs little next to
  * the recorder it loads.
  *
+ * With --speed X the groups run on a camera clock that goes X times as
+ * fast as the monotonic one: packets leave X times sooner than captured,
+ * while RTP times, ONVIF times and sender reports advance as they would in
+ * real time, so a recorder stores X seconds of camera time per second.
+ * With --duration D each group stops after D seconds of camera time, ends
+ * its sessions (RTCP BYE, then a clean close) and refuses new ones.
+ *
  * Modules: loadgen.c (options, loop, signals), loadgen-net.c (sockets, TLS,
  * bounded output), loadgen-rtsp.c (requests and replies), loadgen-stream.c
  * (groups: pacing, rewriting, SRTP, MIKEY, SDP), loadgen-stats.c (JSON).
@@ -30,12 +37,14 @@
 
 #define LG_MAX_CAMERAS 10000
 #define LG_MAX_CONNS 10000
-/* Media a session may have queued; past it, packets are dropped for that
- * session only. RTSP replies may use LG_OUT_SLACK more. */
+/* Media a session may have queued at --speed 1; past it, packets are
+ * dropped for that session only. The bound holds the same span of camera
+ * time at any speed, so it is multiplied by the speed (lg_server.out_cap).
+ * RTSP replies may use LG_OUT_SLACK more. Allocated at most: twice the
+ * bound, so compaction is amortised O(1). */
 #define LG_OUT_CAP ((size_t)256 * 1024)
 #define LG_OUT_SLACK ((size_t)16 * 1024)
-/* Allocated at most: twice the bound, so compaction is amortised O(1). */
-#define LG_OUT_MAX (2 * (LG_OUT_CAP + LG_OUT_SLACK))
+#define LG_MAX_SPEED 100
 #define LG_IN_CAP 8192         /* one request with its headers */
 #define LG_MAX_BODY 4096       /* a request body (GET_PARAMETER), skipped */
 #define LG_SESSION_TIMEOUT 60  /* seconds, announced in SETUP */
@@ -61,6 +70,8 @@ struct lg_opts {
 	const char *capture;
 	const char *stats;
 	double bitrate_scale;
+	double speed;               /* camera seconds per wall second */
+	unsigned long duration_s;   /* camera seconds per group; 0: forever */
 };
 
 struct lg_conn;
@@ -75,8 +86,13 @@ struct lg_group {
 	uint32_t ts_base;      /* RTP time of capture position 0 in loop 0 */
 	uint64_t loop;         /* loops of the capture completed */
 	size_t next;           /* next packet of the capture */
-	int64_t start_ns;      /* monotonic time of loop 0, position 0 */
-	int64_t next_sr_ns;
+	/* The camera clock: clock0_ns on the monotonic clock, then --speed
+	 * times as fast. 0 until it starts: at start-up, or with --duration at
+	 * the group's first PLAY, so that no camera time passes unseen. */
+	int64_t clock0_ns;
+	int64_t start_ns;      /* camera time of loop 0, position 0 */
+	int64_t next_sr_ns;    /* camera time */
+	bool finished;         /* --duration is over: no more sessions */
 	uint64_t packets, octets; /* sent, for RTCP SR (RFC 3550 6.4.1) */
 	struct lg_conn **members; /* sessions that play */
 	size_t n_members, cap_members;
@@ -121,6 +137,12 @@ struct lg_server {
 	struct lg_conn *dead;  /* closed during this loop turn, freed after it */
 	unsigned n_conns;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
+	/* Subtracted from camera time for the ONVIF and SR NTP times: with
+	 * --duration D at --speed X > 1, D - D/X, so that a group's camera times
+	 * end at the wall time its last packet leaves instead of running
+	 * ahead of it. */
+	int64_t ntp_shift_ns;
+	size_t out_cap;             /* LG_OUT_CAP times the speed */
 	int64_t start_ns, next_sweep_ns;
 	uint64_t sessions_total, conns_total, bytes_written;
 	uint8_t *scratch;           /* one packet being protected */
@@ -153,6 +175,9 @@ struct lg_conn {
 	struct lg_counters c;
 };
 
+/* loadgen.c: makes the loop run the groups at once (a clock started). */
+void lg_loop_wake(struct lg_server *s);
+
 /* loadgen-net.c */
 nvr_err lg_net_listen(struct lg_server *s);
 nvr_err lg_tls_init(struct lg_server *s);
@@ -179,6 +204,8 @@ nvr_err lg_groups_init(struct lg_server *s);
 void lg_groups_free(struct lg_server *s);
 /* Sends what is due; returns the monotonic time of the next due packet. */
 int64_t lg_groups_run(struct lg_server *s, int64_t now_ns);
+/* Adds c to the playing sessions; starts g's camera clock if it waits for
+ * its first PLAY. NVR_ERR_INVAL if g's --duration is over. */
 nvr_err lg_group_join(struct lg_group *g, struct lg_conn *c);
 void lg_group_leave(struct lg_group *g, struct lg_conn *c);
 /* The next packet's sequence number and RTP time, for RTP-Info. */
