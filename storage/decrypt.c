@@ -74,6 +74,8 @@ struct run {
 	FILE *report;
 	struct seg *segs; /* of the stream, then of the camera and range chosen */
 	size_t nsegs, cap;
+	nvr_uuid *broken; /* cameras with a manifest that does not decode */
+	size_t nbroken;
 	struct key *keys; /* room for keycap */
 	size_t nkeys, keycap;
 	uint8_t *rec;     /* one record: header and up to 65535 bytes */
@@ -134,10 +136,10 @@ out:
 	return rc;
 }
 
-/* Adds the segment of one manifest file; one that cannot be read is left
- * to the verifier to report. */
+/* Adds the segment of one manifest file of camera cam. One that cannot be
+ * read is not a segment to decrypt, but it is a failure to verify. */
 static nvr_err
-add_manifest(struct run *r, const char *dir, const char *name)
+add_manifest(struct run *r, const nvr_uuid *cam, const char *dir, const char *name)
 {
 	char *path = g_build_filename(dir, name, NULL), *text = NULL;
 	struct seg *s;
@@ -152,7 +154,9 @@ add_manifest(struct run *r, const char *dir, const char *name)
 	s = &r->segs[r->nsegs];
 	memset(s, 0, sizeof(*s));
 	if (read_small(path, &text, &len) != NVR_OK || stg_manifest_decode(text, len, &s->m, &why) != NVR_OK) {
-		fprintf(r->report, "nvrctl: skipping %s: %s\n", path, why != NULL ? why : "cannot read it");
+		fprintf(r->report, "FAIL %s: %s\n", path, why != NULL ? why : "cannot read it");
+		r->broken = g_renew(nvr_uuid, r->broken, r->nbroken + 1);
+		r->broken[r->nbroken++] = *cam;
 		goto out;
 	}
 	if (EVP_Digest(text, len, s->manifest_sha, NULL, EVP_sha256(), NULL) != 1) {
@@ -177,7 +181,7 @@ ends_with(const char *s, const char *end)
 
 /* Walks levels folders down (yyyy/mm/dd), then adds the manifests there. */
 static nvr_err
-scan_tree(struct run *r, const char *path, int levels)
+scan_tree(struct run *r, const nvr_uuid *cam, const char *path, int levels)
 {
 	DIR *d = opendir(path);
 	struct dirent *e;
@@ -190,10 +194,10 @@ scan_tree(struct run *r, const char *path, int levels)
 			continue;
 		if (levels > 0 && e->d_type == DT_DIR) {
 			char *sub = g_build_filename(path, e->d_name, NULL);
-			rc = scan_tree(r, sub, levels - 1);
+			rc = scan_tree(r, cam, sub, levels - 1);
 			g_free(sub);
 		} else if (levels == 0 && ends_with(e->d_name, ".manifest.json")) {
-			rc = add_manifest(r, path, e->d_name);
+			rc = add_manifest(r, cam, path, e->d_name);
 		}
 	}
 	closedir(d);
@@ -214,7 +218,7 @@ scan_root(struct run *r)
 	while (rc == NVR_OK && (e = readdir(d)) != NULL) {
 		if (nvr_uuid_parse(e->d_name, &id) == NVR_OK) {
 			char *sub = g_build_filename(r->dir, e->d_name, r->stream, NULL);
-			rc = scan_tree(r, sub, 3);
+			rc = scan_tree(r, &id, sub, 3);
 			g_free(sub);
 		}
 	}
@@ -355,6 +359,8 @@ verify_chosen(struct run *r, uint64_t *bad)
 			(*bad)++;
 		}
 	}
+	for (size_t i = 0; i < r->nbroken && r->nsegs > 0; i++)
+		*bad += memcmp(r->broken[i].b, r->segs[0].m.camera.b, 16) == 0;
 	copy_failures(r, f);
 	fclose(f);
 	return rc;
@@ -652,10 +658,10 @@ open_clip(struct run *r, const struct seg *s, int64_t t0)
 	nvr_uuid_format(&s->m.camera, id);
 	title = g_strdup_printf("%s (camera %s), stream %s", s->m.camera_name, id, s->m.stream_name);
 	stg_time_format(t0, start);
-	comment = g_strdup_printf("%s; starts %s (%s time); decrypted by nvrctl decrypt from signed recordings "
+	comment = g_strdup_printf("%s; starts %s (%s time)%s; decrypted by nvrctl decrypt from signed recordings "
 				  "(docs/FORMAT.md)",
 	    r->res->verified ? "verified" : "UNVERIFIED EVIDENCE: the recordings did not verify and were decrypted with --force",
-	    start, s->m.time_source);
+	    start, s->m.time_source, r->res->gaps ? "; segments are missing in between" : "");
 	info.title = title;
 	info.comment = comment;
 	rc = stg_clip_open(r->tmp, &info, &r->clip, r->why, r->whysize);
@@ -701,10 +707,6 @@ take_packet(struct run *r, const struct seg *s, srtp_t srtp, const struct stg_re
 	int n = (int)rec->len;
 	nvr_err rc;
 
-	if (rec->len < 12) {
-		r->res->failed++;
-		return NVR_OK;
-	}
 	pkt = g_memdup2(rec->data, rec->len);
 	if (srtp_unprotect(srtp, pkt, &n) != srtp_err_status_ok) {
 		r->res->failed++;
@@ -745,8 +747,12 @@ decrypt_segment(struct run *r, size_t i, uint64_t start, bool *done)
 	if ((rc = open_segment(r, s, &rd, true)) != NVR_OK || (rc = open_session(r, s, &srtp)) != NVR_OK)
 		goto out;
 	while ((more = next_record(&rd, r->rec, &rec)) > 0) {
-		if (rec.kind == STG_REC_RTP && !*done && rec.len >= 12 &&
-		    (rc = take_packet(r, s, srtp, &rec, segclock_time(&sc, rtp_ts(rec.data)), at < start, done)) != NVR_OK)
+		if (rec.kind != STG_REC_RTP || *done)
+			; /* RTCP and PAD carry no media; past --to, only hashed */
+		else if (rec.len < 12)
+			r->res->failed++; /* no RTP header */
+		else if ((rc = take_packet(r, s, srtp, &rec, segclock_time(&sc, rtp_ts(rec.data)), at < start, done)) !=
+			 NVR_OK)
 			goto out;
 		at = rd.off;
 	}
@@ -883,6 +889,7 @@ run_free(struct run *r)
 	for (size_t i = 0; i < r->nsegs; i++)
 		drop_seg(&r->segs[i]);
 	g_free(r->segs);
+	g_free(r->broken);
 	if (r->keys != NULL)
 		OPENSSL_cleanse(r->keys, r->keycap * sizeof(*r->keys));
 	g_free(r->keys);
