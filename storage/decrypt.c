@@ -179,11 +179,28 @@ ends_with(const char *s, const char *end)
 	return n > e && strcmp(s + n - e, end) == 0;
 }
 
-/* Walks levels folders down (yyyy/mm/dd), then adds the manifests there. */
-static nvr_err
-scan_tree(struct run *r, const nvr_uuid *cam, const char *path, int levels)
+/* Never through a symbolic link, as the verifier. */
+static bool
+is_dir(DIR *d, const struct dirent *e)
 {
-	DIR *d = opendir(path);
+	struct stat st;
+
+	if (e->d_type != DT_UNKNOWN) /* some file systems do not say */
+		return e->d_type == DT_DIR;
+	return fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode);
+}
+
+struct folder {
+	char *path;
+	int levels; /* below it to the day folders */
+};
+
+/* Lists one folder: subfolders onto todo while levels remain, manifests
+ * once in a day folder. */
+static nvr_err
+scan_folder(struct run *r, const nvr_uuid *cam, const struct folder *f, GArray *todo)
+{
+	DIR *d = opendir(f->path);
 	struct dirent *e;
 	nvr_err rc = NVR_OK;
 
@@ -192,15 +209,34 @@ scan_tree(struct run *r, const nvr_uuid *cam, const char *path, int levels)
 	while (rc == NVR_OK && (e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.')
 			continue;
-		if (levels > 0 && e->d_type == DT_DIR) {
-			char *sub = g_build_filename(path, e->d_name, NULL);
-			rc = scan_tree(r, cam, sub, levels - 1);
-			g_free(sub);
-		} else if (levels == 0 && ends_with(e->d_name, ".manifest.json")) {
-			rc = add_manifest(r, cam, path, e->d_name);
+		if (f->levels > 0 && is_dir(d, e)) {
+			struct folder sub = { g_build_filename(f->path, e->d_name, NULL), f->levels - 1 };
+			g_array_append_val(todo, sub);
+		} else if (f->levels == 0 && ends_with(e->d_name, ".manifest.json")) {
+			rc = add_manifest(r, cam, f->path, e->d_name);
 		}
 	}
 	closedir(d);
+	return rc;
+}
+
+/* Adds the manifests of one stream folder: <stream>/<yyyy>/<mm>/<dd>/. */
+static nvr_err
+scan_stream(struct run *r, const nvr_uuid *cam, const char *path)
+{
+	GArray *todo = g_array_new(FALSE, FALSE, sizeof(struct folder));
+	struct folder f = { g_strdup(path), 3 };
+	nvr_err rc = NVR_OK;
+
+	g_array_append_val(todo, f);
+	while (todo->len > 0) {
+		f = g_array_index(todo, struct folder, todo->len - 1);
+		g_array_set_size(todo, todo->len - 1);
+		if (rc == NVR_OK)
+			rc = scan_folder(r, cam, &f, todo);
+		g_free(f.path);
+	}
+	g_array_free(todo, TRUE);
 	return rc;
 }
 
@@ -218,7 +254,7 @@ scan_root(struct run *r)
 	while (rc == NVR_OK && (e = readdir(d)) != NULL) {
 		if (nvr_uuid_parse(e->d_name, &id) == NVR_OK) {
 			char *sub = g_build_filename(r->dir, e->d_name, r->stream, NULL);
-			rc = scan_tree(r, &id, sub, 3);
+			rc = scan_stream(r, &id, sub);
 			g_free(sub);
 		}
 	}
@@ -343,9 +379,9 @@ verify_chosen(struct run *r, uint64_t *bad)
 	char why[1024];
 	nvr_err rc = NVR_OK;
 
+	*bad = 0;
 	if (f == NULL)
 		return fail(r, NVR_ERR_IO, "cannot make a temporary file: %s", strerror(errno));
-	*bad = 0;
 	for (size_t i = 0; i < r->nsegs && rc == NVR_OK; i++) {
 		const struct seg *s = &r->segs[i], *p = i > 0 ? &r->segs[i - 1] : NULL;
 		if ((rc = stg_verify_path(s->path, &vo, &c, why, sizeof(why))) != NVR_OK) {
@@ -596,11 +632,10 @@ find_start(struct run *r, const struct seg *s, uint64_t *start)
 	struct segclock sc = { &s->m, s->m.first_rtp_ts, 0 };
 	uint64_t at, before = 0, after = 0, plain = 0;
 	nvr_err rc;
-	int more;
 
 	if ((rc = open_segment(r, s, &rd, false)) != NVR_OK)
 		goto out;
-	for (at = rd.off; after == 0 && (more = next_record(&rd, r->rec, &rec)) > 0; at = rd.off) {
+	for (at = rd.off; after == 0 && next_record(&rd, r->rec, &rec) > 0; at = rd.off) {
 		int64_t t;
 		if (rec.kind != STG_REC_RTP || rec.len < 12)
 			continue;
