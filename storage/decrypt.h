@@ -5,8 +5,11 @@
  * extracted export bundle (section 12). Needs no database and no
  * configuration: the files and the key holder's private key.
  *
- * Nothing is written from recordings that do not verify (storage/verify.h)
- * unless forced, and then the clip says so in its metadata. The clip is
+ * Nothing is written from recordings that do not verify (storage/verify.h:
+ * each segment chosen, and the hash chain between them; not the rest of
+ * the folder) unless forced, and then the clip says so in its metadata.
+ * Missing segments between those chosen are reported, not refused: an
+ * export or retention may have left them out. The clip is
  * made under a temporary name next to the output and linked into place
  * only when whole: a failure leaves nothing under the output's name.
  * Unsealed keys are wiped before they are freed and never printed.
