@@ -50,6 +50,7 @@ int nvr_ctl_export(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_hold(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_keyholder(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv);
+int nvr_ctl_decrypt(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_user(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_audit(struct nvr_ctl *ctl, int argc, char **argv);
 int nvr_ctl_tls(struct nvr_ctl *ctl, int argc, char **argv);

@@ -190,6 +190,9 @@ usage(FILE *f)
 	    "  keyholder remove NAME\n"
 	    "  verify PATH [--trust CERT] [--verbose]\n"
 	    "                                      check segments, a camera folder or the storage root\n"
+	    "  decrypt PATH --key KEYHOLDER.pem --out CLIP.mp4 [--camera NAME|ID] [--stream NAME]\n"
+	    "          [--from TIME] [--to TIME] [--force]\n"
+	    "                                      the key holder's MP4 of a verified camera stream\n"
 	    "  user add NAME --role admin|operator|viewer|auditor [--password-file FILE|-]\n"
 	    "           [--cameras all|NAME,...] [--keyholder NAME]\n"
 	    "  user list\n"
@@ -202,8 +205,8 @@ usage(FILE *f)
 	    "\n"
 	    "  -c, --config PATH  the recorder's configuration (default " NVR_CONFIG_DEFAULT_PATH ")\n"
 	    "\n"
-	    "Exit status: 0 success, 1 failure (verify: something did not verify), 2 bad usage,\n"
-	    "78 the configuration cannot be used.\n");
+	    "Exit status: 0 success, 1 failure (verify: something did not verify; decrypt: nothing\n"
+	    "written), 2 bad usage, 78 the configuration cannot be used.\n");
 }
 
 static int
@@ -223,6 +226,8 @@ dispatch(struct nvr_ctl *ctl, int argc, char **argv)
 		return nvr_ctl_keyholder(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "verify") == 0)
 		return nvr_ctl_verify(ctl, argc - 1, argv + 1);
+	if (strcmp(argv[0], "decrypt") == 0)
+		return nvr_ctl_decrypt(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "user") == 0)
 		return nvr_ctl_user(ctl, argc - 1, argv + 1);
 	if (strcmp(argv[0], "audit") == 0)

@@ -1,0 +1,163 @@
+/*
+ * ctl_decrypt.c: nvrctl decrypt PATH --key KEYHOLDER.pem --out CLIP.mp4:
+ * the key holder turns recorded SRTP into a playable MP4
+ * (storage/decrypt.h). Exit 0 when the clip is in place, 1 when nothing
+ * was written, 2 bad usage. Like verify, it needs no database and no
+ * configuration, and it must never print or keep a key.
+ */
+#include "autoconfig.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/pem.h>
+
+#include "nvrd/ctl.h"
+#include "storage/decrypt.h"
+#include "storage/manifest.h"
+
+#define USAGE                                                                                   \
+	"nvrctl decrypt PATH --key KEYHOLDER.pem --out CLIP.mp4 [--camera NAME|ID] [--stream NAME]" \
+	" [--from TIME] [--to TIME] [--force]"
+
+struct args {
+	const char *path, *key, *from, *to;
+	struct stg_decrypt_opts o;
+};
+
+/* "2026-11-22T05:00:00Z", with or without up to 6 digits of fraction. */
+static bool
+parse_time(const char *s, int64_t *ns)
+{
+	char full[32];
+	size_t n = strlen(s);
+
+	if (n == 20 && s[19] == 'Z') {
+		snprintf(full, sizeof(full), "%.19s.000000Z", s);
+		s = full;
+	} else if (n > 21 && n < 27 && s[19] == '.' && s[n - 1] == 'Z') {
+		snprintf(full, sizeof(full), "%.*s%.*sZ", (int)(n - 1), s, (int)(27 - n), "000000");
+		s = full;
+	}
+	return stg_time_parse(s, ns) == NVR_OK;
+}
+
+/* Fills a from argv (getopt wants the command's name in argv[0]). */
+static bool
+parse(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "key", required_argument, NULL, 'k' }, { "out", required_argument, NULL, 'o' },
+		{ "camera", required_argument, NULL, 'c' }, { "stream", required_argument, NULL, 's' },
+		{ "from", required_argument, NULL, 'f' }, { "to", required_argument, NULL, 't' },
+		{ "force", no_argument, NULL, 'F' }, { NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	optind = 0;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'k': a->key = optarg; break;
+		case 'o': a->o.out = optarg; break;
+		case 'c': a->o.camera = optarg; break;
+		case 's': a->o.stream = optarg; break;
+		case 'f': a->from = optarg; break;
+		case 't': a->to = optarg; break;
+		case 'F': a->o.force = true; break;
+		default:
+			nvr_ctl_error(USAGE, ch == ':' ? "%s needs a value" : "unknown option '%s'", argv[optind - 1]);
+			return false;
+		}
+	}
+	if (optind != argc - 1 || a->key == NULL || a->o.out == NULL) {
+		nvr_ctl_error(USAGE, "decrypt takes one PATH, --key and --out");
+		return false;
+	}
+	a->path = argv[optind];
+	return true;
+}
+
+static bool
+parse_range(struct args *a)
+{
+	if ((a->o.has_from = a->from != NULL) && !parse_time(a->from, &a->o.from_ns)) {
+		nvr_ctl_error("times look like 2026-11-22T05:00:00Z (UTC)", "--from %s is not a time", a->from);
+		return false;
+	}
+	if ((a->o.has_to = a->to != NULL) && !parse_time(a->to, &a->o.to_ns)) {
+		nvr_ctl_error("times look like 2026-11-22T05:00:00Z (UTC)", "--to %s is not a time", a->to);
+		return false;
+	}
+	if (a->o.has_from && a->o.has_to && a->o.to_ns <= a->o.from_ns) {
+		nvr_ctl_error(NULL, "--to must be after --from");
+		return false;
+	}
+	return true;
+}
+
+static EVP_PKEY *
+read_key(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	EVP_PKEY *k = f != NULL ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+
+	if (f != NULL)
+		fclose(f);
+	if (k == NULL)
+		nvr_ctl_error("--key is the key holder's private key, PEM (nvrctl keyholder new makes one)",
+		    "cannot read a private key from %s", path);
+	return k;
+}
+
+static void
+summary(const struct args *a, const struct stg_decrypt_result *r)
+{
+	char first[32], last[32];
+
+	stg_time_format(r->first_ns, first);
+	stg_time_format(r->last_ns, last);
+	printf("camera:    %s (%s)\n", r->camera, r->camera_id);
+	printf("stream:    %s (%s)\n", r->stream, r->codec);
+	printf("segments:  %" PRIu64 "%s\n", r->segments, r->gaps ? ", with gaps (above)" : "");
+	printf("packets:   %" PRIu64 " decrypted, %" PRIu64 " failed\n", r->packets, r->failed);
+	printf("time:      %s to %s\n", first, last);
+	printf("output:    %s (%" PRIu64 " bytes)%s\n", a->o.out, r->bytes,
+	    r->verified ? "" : " FROM UNVERIFIED EVIDENCE");
+}
+
+int
+nvr_ctl_decrypt(struct nvr_ctl *ctl, int argc, char **argv)
+{
+	static char name[] = "decrypt";
+	struct args a = { .o = { .report = stderr } };
+	struct stg_decrypt_result res;
+	char **args = calloc((size_t)argc + 2, sizeof(*args)), why[8192];
+	int st = NVR_CTL_FAIL;
+
+	(void)ctl; /* no configuration, no database: the files and the key */
+	if (args == NULL) {
+		nvr_ctl_error(NULL, "out of memory");
+		return NVR_CTL_FAIL;
+	}
+	args[0] = name;
+	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
+	if (!parse(argc + 1, args, &a) || !parse_range(&a)) {
+		st = NVR_CTL_USAGE;
+	} else if ((a.o.holder = read_key(a.key)) == NULL) {
+		st = NVR_CTL_FAIL;
+	} else if (stg_decrypt_dir(a.path, &a.o, &res, why, sizeof(why)) != NVR_OK) {
+		nvr_ctl_error(NULL, "%s", why);
+	} else {
+		summary(&a, &res);
+		if (!res.verified)
+			fprintf(stderr, "nvrctl: WARNING: %s IS MADE FROM UNVERIFIED EVIDENCE (--force)\n", a.o.out);
+		st = fflush(stdout) == 0 && !ferror(stdout) ? NVR_CTL_OK : NVR_CTL_FAIL;
+	}
+	EVP_PKEY_free(a.o.holder);
+	free(args);
+	return st;
+}
