@@ -16,6 +16,7 @@
 #include <openssl/pem.h>
 
 #include "nvrd/ctl.h"
+#include "storage/bundle.h"
 #include "storage/decrypt.h"
 #include "storage/manifest.h"
 
@@ -129,6 +130,44 @@ summary(const struct args *a, const struct stg_decrypt_result *r)
 	    r->verified ? "" : " FROM UNVERIFIED EVIDENCE");
 }
 
+/* A bundle: extracted, checked whole (export.json, every member, every
+ * segment), then decrypted from the extracted folder. One that does not
+ * verify is refused unless --force, as a folder is. */
+static nvr_err
+decrypt_bundle(struct args *a, struct stg_decrypt_result *res, char *why, size_t whysize)
+{
+	struct stg_verify_opts vo = { .out = stderr };
+	struct stg_verify_counts c;
+	struct stg_bundle b;
+	FILE *quiet = tmpfile();
+	nvr_err rc = stg_bundle_extract(a->path, &b, why, whysize);
+
+	/* The full report only when something fails: FAIL lines matter. */
+	vo.out = quiet != NULL ? quiet : stderr;
+	if (rc == NVR_OK && (rc = stg_bundle_verify(&b, &vo, &c, why, whysize)) == NVR_OK &&
+	    (c.failed > 0 || c.problems > 0)) {
+		if (quiet != NULL) {
+			char line[1024];
+			rewind(quiet);
+			while (fgets(line, sizeof(line), quiet) != NULL)
+				if (strncmp(line, "FAIL ", 5) == 0)
+					fputs(line, stderr);
+		}
+		if (!a->o.force) {
+			snprintf(why, whysize, "%s does not verify (above): nothing written; --force writes it anyway", a->path);
+			rc = NVR_ERR_INVAL;
+		} else {
+			fprintf(stderr, "nvrctl: WARNING: %s DOES NOT VERIFY: decrypting anyway (--force)\n", a->path);
+		}
+	}
+	if (rc == NVR_OK)
+		rc = stg_decrypt_dir(b.root, &a->o, res, why, whysize);
+	stg_bundle_close(&b);
+	if (quiet != NULL)
+		fclose(quiet);
+	return rc;
+}
+
 int
 nvr_ctl_decrypt(struct nvr_ctl *ctl, int argc, char **argv)
 {
@@ -149,7 +188,8 @@ nvr_ctl_decrypt(struct nvr_ctl *ctl, int argc, char **argv)
 		st = NVR_CTL_USAGE;
 	} else if ((a.o.holder = read_key(a.key)) == NULL) {
 		st = NVR_CTL_FAIL;
-	} else if (stg_decrypt_dir(a.path, &a.o, &res, why, sizeof(why)) != NVR_OK) {
+	} else if ((stg_bundle_is(a.path) ? decrypt_bundle(&a, &res, why, sizeof(why))
+					  : stg_decrypt_dir(a.path, &a.o, &res, why, sizeof(why))) != NVR_OK) {
 		nvr_ctl_error(NULL, "%s", why);
 	} else {
 		summary(&a, &res);

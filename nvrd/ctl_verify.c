@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "nvrd/ctl.h"
 #include "storage/bundle.h"
@@ -49,22 +48,6 @@ parse(int argc, char **args, struct stg_verify_opts *o)
 		return -1;
 	}
 	return optind;
-}
-
-/* A regular file whose first block is a ustar header: an export bundle. */
-static bool
-is_bundle(const char *path)
-{
-	char block[512];
-	FILE *f;
-	bool tar;
-	struct stat st;
-
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode) || (f = fopen(path, "rb")) == NULL)
-		return false;
-	tar = fread(block, 1, sizeof(block), f) == sizeof(block) && memcmp(block + 257, "ustar", 5) == 0;
-	fclose(f);
-	return tar;
 }
 
 static nvr_err
@@ -105,7 +88,7 @@ nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
 	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
 	if ((idx = parse(argc + 1, args, &o)) < 0) {
 		st = NVR_CTL_USAGE;
-	} else if ((is_bundle(args[idx]) ? verify_bundle(args[idx], &o, &c, why, sizeof(why))
+	} else if ((stg_bundle_is(args[idx]) ? verify_bundle(args[idx], &o, &c, why, sizeof(why))
 					  : stg_verify_path(args[idx], &o, &c, why, sizeof(why))) != NVR_OK) {
 		fflush(stdout);
 		nvr_ctl_error(NULL, "%s", why);

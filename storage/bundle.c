@@ -261,6 +261,22 @@ out:
 	return rc;
 }
 
+bool
+stg_bundle_is(const char *path)
+{
+	uint8_t block[STG_TAR_BLOCK];
+	struct stat st;
+	bool tar;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	tar = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_full(fd, block, sizeof(block)) &&
+	    memcmp(block + 257, "ustar", 5) == 0;
+	close(fd);
+	return tar;
+}
+
 static int
 remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -14,6 +14,7 @@
 #define NVR_STG_BUNDLE_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -42,6 +43,10 @@ struct stg_bundle {
 	struct stg_bundle_member *members;
 	size_t n, cap;
 };
+
+/* Whether path is a regular file that starts with a ustar header: what
+ * nvrctl verify and decrypt take for a bundle rather than a folder. */
+bool stg_bundle_is(const char *path);
 
 /* Extracts path into b. Problems of the tar's shape end the extraction:
  * NVR_ERR_INVAL (or NVR_ERR_IO) with why saying what, naming the member;

@@ -16,7 +16,8 @@
 #   are cut by wall time, so each holds segment_duration * X seconds of
 #   camera time: pass e.g. "segment_duration = 2s" to start_recorder.
 #
-#   Environment (optional): FASTCAMS_PREFIX, the camera names' prefix
+#   Environment (optional): FASTCAMS_KBPS, the cameras' bit rate in kbit/s
+#   (default 1000, read when the capture is made); FASTCAMS_PREFIX, the camera names' prefix
 #   (default "fastcam": fastcam1 .. fastcamN); FASTCAMS_TIMEOUT, seconds to
 #   wait for the index after the cameras ended (default 30).
 #
@@ -40,7 +41,7 @@ BENCH_CAPTURE=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/bench/nvr-bench-ca
 fastcams_capture() {
 	local saved_port=${CAMSIM_PORT:-}
 	[ -s "$T/fastcams.nvrcap" ] && return 0
-	start_camsim fastcams-camsim --plain --bitrate 1000 --gop 25 --fps 25 --pattern snow
+	start_camsim fastcams-camsim --plain --bitrate "${FASTCAMS_KBPS:-1000}" --gop 25 --fps 25 --pattern snow
 	local pid=$BG_PID
 	"${BENCH_CAPTURE[@]}" --url "rtsp://127.0.0.1:$CAMSIM_PORT/cam1" --output "$T/fastcams.nvrcap" \
 		--duration 4 >"$T/fastcams-capture.log" 2>&1
