@@ -265,7 +265,7 @@ run(struct nvr_ctl *ctl, const struct args *a)
 	}
 	audit_holds(ctl->db, holds);
 	audit(ctl->db, "export.create", &req, holds, NULL, NULL);
-	if ((rc = write_file(ctl, sg, &req, holds, a->out, &p, why, sizeof(why))) != NVR_OK) {
+	if (write_file(ctl, sg, &req, holds, a->out, &p, why, sizeof(why)) != NVR_OK) {
 		audit(ctl->db, "export.failed", &req, holds, NULL, why);
 		nvr_ctl_error("the evidence holds stay: release them with nvrctl hold release ID",
 		    "export %s failed: %s", id, why);

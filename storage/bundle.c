@@ -28,8 +28,8 @@
 
 /* A name below the top folder: 1 to DEPTH_MAX components of letters,
  * digits, '.', '_' and '-', none empty, "." or "..". */
-static bool
-rel_ok(const char *rel)
+bool
+stg_bundle_name_ok(const char *rel)
 {
 	int depth = 1;
 	size_t comp = 0;
@@ -77,7 +77,7 @@ member_rel(struct stg_bundle *b, const char *path, const char **why)
 	} else if (strlen(b->root) != strlen(b->tmp) + 1 + top || strncmp(b->root + strlen(b->tmp) + 1, path, top) != 0)
 		return NULL;
 	*why = "a member whose name is not one a bundle has (only letters, digits, '.', '_' and '-', at most 6 deep)";
-	return rel_ok(slash + 1) ? slash + 1 : NULL;
+	return stg_bundle_name_ok(slash + 1) ? slash + 1 : NULL;
 }
 
 static nvr_err

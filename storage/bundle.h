@@ -48,6 +48,11 @@ struct stg_bundle {
  * nvrctl verify and decrypt take for a bundle rather than a folder. */
 bool stg_bundle_is(const char *path);
 
+/* Whether rel is a member name a bundle may have below its top folder:
+ * 1 to 6 components of letters, digits, '.', '_' and '-', none empty,
+ * "." or "..". Nothing else is ever extracted. */
+bool stg_bundle_name_ok(const char *rel);
+
 /* Extracts path into b. Problems of the tar's shape end the extraction:
  * NVR_ERR_INVAL (or NVR_ERR_IO) with why saying what, naming the member;
  * stg_bundle_close(b) is still needed. */

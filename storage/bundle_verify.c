@@ -213,8 +213,9 @@ check_sums(struct bv *v)
 	}
 	if ((f = open_memstream(&want, &wlen)) == NULL)
 		return;
-	json_array_foreach(list, i, e)
+	json_array_foreach(list, i, e) {
 		fprintf(f, "%s  %s\n", str(e, "sha256"), str(e, "path"));
+	}
 	fclose(f);
 	text = slurp(v->b, "SHA256SUMS", STG_EXPORT_MANIFEST_MAX, &len);
 	if (text == NULL || len != wlen || memcmp(text, want, len) != 0)

@@ -59,7 +59,7 @@ split_at(const char *path, size_t len)
 	for (size_t i = len - 1; i > 0; i--) {
 		if (len - i - 1 > NAME_LEN)
 			return -1;
-		if (path[i] == '/' && i <= PREFIX_LEN && len - i - 1 >= 1)
+		if (i <= PREFIX_LEN && len - i - 1 >= 1 && path[i] == '/')
 			return (ssize_t)i;
 	}
 	return -1;
