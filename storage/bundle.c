@@ -20,6 +20,7 @@
 #include "nvrd/encode.h"
 #include "nvrd/uuid.h"
 #include "storage/bundle.h"
+#include "storage/fileio.h"
 #include "storage/tar.h"
 
 #define BLOCK ((size_t)1 << 20)
@@ -97,35 +98,11 @@ make_parents(const char *root, const char *rel)
 	return NVR_OK;
 }
 
+/* Exactly n bytes, or false (an error, or the end of the file first). */
 static bool
-read_full(int fd, uint8_t *buf, size_t n)
+read_exactly(int fd, uint8_t *buf, size_t n)
 {
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return false;
-		got += (size_t)r;
-	}
-	return true;
-}
-
-static bool
-write_full(int fd, const uint8_t *buf, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, buf, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return false;
-		buf += w;
-		n -= (size_t)w;
-	}
-	return true;
+	return stg_read_full(fd, buf, n) == (ssize_t)n;
 }
 
 static nvr_err __attribute__((format(printf, 4, 5)))
@@ -160,17 +137,17 @@ copy_member(int in, struct stg_bundle *b, struct stg_bundle_member *m, uint8_t *
 		goto out;
 	while (left > 0) {
 		size_t n = left < BLOCK ? (size_t)left : BLOCK;
-		if (!read_full(in, buf, n)) {
+		if (!read_exactly(in, buf, n)) {
 			rc = say(NVR_ERR_INVAL, why, whysize, "member %s: the tar ends inside it (truncated)", m->path);
 			goto out;
 		}
-		if (EVP_DigestUpdate(md, buf, n) != 1 || !write_full(out, buf, n)) {
+		if (EVP_DigestUpdate(md, buf, n) != 1 || stg_write_all(out, buf, n, m->size - left) != NVR_OK) {
 			rc = say(NVR_ERR_IO, why, whysize, "cannot extract %s: %s", m->path, strerror(errno));
 			goto out;
 		}
 		left -= n;
 	}
-	if (EVP_DigestFinal_ex(md, m->sha, NULL) == 1 && read_full(in, buf, stg_tar_padding(m->size)))
+	if (EVP_DigestFinal_ex(md, m->sha, NULL) == 1 && read_exactly(in, buf, stg_tar_padding(m->size)))
 		rc = NVR_OK;
 	else
 		rc = say(NVR_ERR_INVAL, why, whysize, "member %s: the tar ends inside it (truncated)", m->path);
@@ -209,7 +186,7 @@ extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *wh
 	nvr_err rc;
 
 	for (;;) {
-		if (!read_full(in, buf, STG_TAR_BLOCK))
+		if (!read_exactly(in, buf, STG_TAR_BLOCK))
 			return say(NVR_ERR_INVAL, why, whysize, "the tar ends without its end blocks (truncated)");
 		if (stg_tar_parse(buf, &kind, path, &size, &w) != NVR_OK)
 			return say(NVR_ERR_INVAL, why, whysize, "after %zu members: %s", b->n, w);
@@ -271,7 +248,7 @@ stg_bundle_is(const char *path)
 
 	if (fd < 0)
 		return false;
-	tar = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_full(fd, block, sizeof(block)) &&
+	tar = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_exactly(fd, block, sizeof(block)) &&
 	    memcmp(block + 257, "ustar", 5) == 0;
 	close(fd);
 	return tar;

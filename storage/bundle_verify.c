@@ -19,6 +19,7 @@
 #include "nvrd/encode.h"
 #include "storage/bundle.h"
 #include "storage/export.h"
+#include "storage/fileio.h"
 #include "storage/manifest.h"
 #include "storage/sign.h"
 
@@ -61,29 +62,21 @@ find(struct stg_bundle *b, const char *path)
 }
 
 /* A member's content into a new buffer (NUL-terminated) the caller frees;
- * NULL if it is missing or larger than max. */
+ * NULL if it is missing, larger than max, or not what was extracted. */
 static char *
 slurp(struct stg_bundle *b, const char *rel, size_t max, size_t *len)
 {
 	struct stg_bundle_member *m = find(b, rel);
-	char path[PATH_MAX + 64], *buf;
-	int fd;
+	char path[PATH_MAX + 64], *buf = NULL;
 
-	if (m == NULL || m->size > max || (buf = malloc((size_t)m->size + 1)) == NULL)
+	if (m == NULL || m->size > max)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/%s", b->root, rel);
-	*len = 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) >= 0) {
-		ssize_t n;
-		while (*len < m->size && ((n = read(fd, buf + *len, (size_t)m->size - *len)) > 0 || (n < 0 && errno == EINTR)))
-			*len += n > 0 ? (size_t)n : 0;
-		close(fd);
-	}
-	if (fd < 0 || *len != m->size) {
+	/* At most the size extracted: the buffer is no larger than the member. */
+	if (stg_read_small(path, (size_t)m->size, O_NOFOLLOW, &buf, len) == NVR_OK && *len != m->size) {
 		free(buf);
-		return NULL;
+		buf = NULL;
 	}
-	buf[*len] = '\0';
 	return buf;
 }
 

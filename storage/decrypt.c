@@ -35,6 +35,7 @@
 #include "nvrd/uuid.h"
 #include "storage/clip.h"
 #include "storage/decrypt.h"
+#include "storage/fileio.h"
 #include "storage/manifest.h"
 #include "storage/seal.h"
 #include "storage/segment.h"
@@ -113,29 +114,6 @@ fail(struct run *r, nvr_err rc, const char *fmt, ...)
 
 /* ---- finding the segments ------------------------------------------------ */
 
-static nvr_err
-read_small(const char *path, char **text, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *buf = NULL;
-	nvr_err rc = NVR_ERR_IO;
-
-	if (f == NULL || (buf = malloc(STG_MANIFEST_MAX + 1)) == NULL)
-		goto out;
-	*len = fread(buf, 1, STG_MANIFEST_MAX + 1, f);
-	if (ferror(f) || *len > STG_MANIFEST_MAX)
-		goto out;
-	buf[*len] = '\0';
-	*text = buf;
-	buf = NULL;
-	rc = NVR_OK;
-out:
-	free(buf);
-	if (f != NULL)
-		fclose(f);
-	return rc;
-}
-
 /* Adds the segment of one manifest file of camera cam. One that cannot be
  * read is not a segment to decrypt, but it is a failure to verify. */
 static nvr_err
@@ -153,7 +131,7 @@ add_manifest(struct run *r, const nvr_uuid *cam, const char *dir, const char *na
 	}
 	s = &r->segs[r->nsegs];
 	memset(s, 0, sizeof(*s));
-	if (read_small(path, &text, &len) != NVR_OK || stg_manifest_decode(text, len, &s->m, &why) != NVR_OK) {
+	if (stg_read_small(path, STG_MANIFEST_MAX, 0, &text, &len) != NVR_OK || stg_manifest_decode(text, len, &s->m, &why) != NVR_OK) {
 		fprintf(r->report, "FAIL %s: %s\n", path, why != NULL ? why : "cannot read it");
 		r->broken = g_renew(nvr_uuid, r->broken, r->nbroken + 1);
 		r->broken[r->nbroken++] = *cam;

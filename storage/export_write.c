@@ -21,6 +21,7 @@
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
 #include "storage/export_priv.h"
+#include "storage/fileio.h"
 #include "storage/manifest.h"
 #include "storage/tar.h"
 
@@ -197,32 +198,16 @@ out:
 }
 
 /* A small file (a manifest or signature, at most max bytes) into a new
- * buffer the caller frees. */
+ * buffer the caller frees; why says what failed. */
 static nvr_err
 read_small(struct xw *w, const char *path, size_t max, char **out, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char *b = NULL;
-	ssize_t n = -1;
+	nvr_err rc = stg_read_small(path, max, O_NOFOLLOW, out, len);
 
-	*out = NULL;
-	if (fd >= 0 && (b = malloc(max + 1)) != NULL) {
-		size_t got = 0;
-		while (got <= max && ((n = read(fd, b + got, max + 1 - got)) > 0 || (n < 0 && errno == EINTR)))
-			got += n > 0 ? (size_t)n : 0;
-		*len = got;
-		if (n == 0 && got <= max) {
-			b[got] = '\0';
-			*out = b;
-		}
-	}
-	if (fd >= 0)
-		close(fd);
-	if (*out != NULL)
-		return NVR_OK;
-	free(b);
+	if (rc == NVR_OK || rc == NVR_ERR_NOMEM)
+		return rc == NVR_OK ? rc : xw_fail(w, rc, "out of memory");
 	return xw_fail(w, NVR_ERR_IO, "cannot read %s: %s", path,
-	    fd < 0 || n < 0 ? strerror(errno) : "larger than a manifest may be");
+	    rc == NVR_ERR_TOOBIG ? "larger than a manifest may be" : strerror(errno));
 }
 
 /* ---- one stream's summary -------------------------------------------------- */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -90,5 +91,59 @@ stg_write_durable(const char *path, const void *data, size_t len)
 	close(fd);
 	if (rc != NVR_OK)
 		unlink(path);
+	return rc;
+}
+
+ssize_t
+stg_read_full(int fd, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	return (ssize_t)got;
+}
+
+nvr_err
+stg_read_small(const char *path, size_t max, int open_flags, char **out, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | open_flags), e;
+	char *b = NULL;
+	ssize_t n;
+	nvr_err rc = NVR_ERR_IO;
+
+	*out = NULL;
+	if (fd < 0)
+		return NVR_ERR_IO;
+	if ((b = malloc(max + 1)) == NULL) {
+		rc = NVR_ERR_NOMEM;
+		goto out;
+	}
+	/* One byte more than max tells a file of max bytes from a longer one. */
+	if ((n = stg_read_full(fd, (uint8_t *)b, max + 1)) < 0)
+		goto out;
+	if ((size_t)n > max) {
+		rc = NVR_ERR_TOOBIG;
+		goto out;
+	}
+	b[n] = '\0';
+	*len = (size_t)n;
+	*out = b;
+	b = NULL;
+	rc = NVR_OK;
+out:
+	e = errno;
+	free(b);
+	close(fd);
+	errno = e;
 	return rc;
 }

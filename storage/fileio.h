@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "nvrd/err.h"
 
@@ -22,6 +23,16 @@ void stg_sync_dir(const char *dir);
 /* All of buf at offset off, retrying EINTR: NVR_ERR_NOSPACE for a full
  * disk (ENOSPC or a short write), NVR_ERR_IO otherwise. */
 nvr_err stg_write_all(int fd, const uint8_t *buf, size_t len, uint64_t off);
+
+/* Reads n bytes, or up to the end of the file, retrying EINTR: the bytes
+ * read, or -1 with errno set. */
+ssize_t stg_read_full(int fd, uint8_t *buf, size_t n);
+
+/* A whole file of at most max bytes into a new buffer (NUL-terminated;
+ * the caller frees *out), opened with open_flags added to O_RDONLY |
+ * O_CLOEXEC (O_NOFOLLOW, say). NVR_ERR_TOOBIG past max, NVR_ERR_NOMEM, or
+ * NVR_ERR_IO with errno set; *out is NULL then. */
+nvr_err stg_read_small(const char *path, size_t max, int open_flags, char **out, size_t *len);
 
 /* A new file (never an existing one: O_EXCL), mode 0640, holding exactly
  * data, synced (fdatasync) before it returns; removed again on failure.

@@ -99,30 +99,6 @@ join(char *out, size_t size, const char *a, const char *b)
 }
 
 static nvr_err
-read_small(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "re");
-	char *b;
-
-	*out = NULL;
-	if (f == NULL)
-		return NVR_ERR_IO;
-	if ((b = malloc(max + 1)) == NULL) {
-		fclose(f);
-		return NVR_ERR_NOMEM;
-	}
-	*len = fread(b, 1, max + 1, f);
-	fclose(f);
-	if (*len > max) {
-		free(b);
-		return NVR_ERR_TOOBIG;
-	}
-	b[*len] = '\0';
-	*out = b;
-	return NVR_OK;
-}
-
-static nvr_err
 file_sha256(const char *path, uint64_t len, uint8_t md[32])
 {
 	static uint8_t buf[1 << 20];
@@ -219,12 +195,12 @@ index_finished(struct rc_ctx *x, const char *seg)
 
 	sibling(seg, ".manifest.json", mpath, sizeof(mpath));
 	sibling(seg, ".manifest.json.sig", spath, sizeof(spath));
-	if (read_small(mpath, STG_MANIFEST_MAX, &mtext, &mlen) != NVR_OK || stg_manifest_decode(mtext, mlen, &m, &why) != NVR_OK)
+	if (stg_read_small(mpath, STG_MANIFEST_MAX, 0, &mtext, &mlen) != NVR_OK || stg_manifest_decode(mtext, mlen, &m, &why) != NVR_OK)
 		goto bad;
 	nvr_hex_encode(m.signer, 32, hex);
 	snprintf(cert, sizeof(cert), "%s/certs/%s.crt", x->root, hex);
 	why = "signature missing or not valid";
-	if (read_small(spath, 1024, &sig, &slen) != NVR_OK || stg_cert_read(cert, &x509) != NVR_OK ||
+	if (stg_read_small(spath, 1024, 0, &sig, &slen) != NVR_OK || stg_cert_read(cert, &x509) != NVR_OK ||
 	    stg_sig_verify(x509, mtext, mlen, (const uint8_t *)sig, slen) != NVR_OK)
 		goto bad;
 	why = "segment does not match its manifest";
@@ -313,7 +289,7 @@ session_info(const struct rc_ctx *x, const nvr_uuid *key, struct stg_manifest *m
 	snprintf(m->key_source, sizeof(m->key_source), "unknown");
 	nvr_uuid_format(key, id);
 	snprintf(path, sizeof(path), "%s/keys/%s.sealed.json", x->root, id);
-	if (read_small(path, 1 << 20, &text, &len) != NVR_OK)
+	if (stg_read_small(path, 1 << 20, 0, &text, &len) != NVR_OK)
 		return;
 	if ((o = json_loadb(text, len, 0, NULL)) != NULL) {
 		const char *s = json_string_value(json_object_get(o, "suite"));

@@ -33,6 +33,7 @@
 #include "nvrd/encode.h"
 #include "nvrd/util.h"
 #include "nvrd/uuid.h"
+#include "storage/fileio.h"
 #include "storage/manifest.h"
 #include "storage/segment.h"
 #include "storage/sign.h"
@@ -231,26 +232,6 @@ get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Reads n bytes or up to the end of the file; -1 with errno on error. */
-static ssize_t
-read_full(int fd, uint8_t *buf, size_t n)
-{
-	size_t got = 0;
-
-	while (got < n) {
-		ssize_t r = read(fd, buf + got, n - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	return (ssize_t)got;
-}
-
 /* Opens a regular file without following a symbolic link. */
 static int
 open_regular(const char *path, const char **why)
@@ -280,7 +261,7 @@ read_small(const char *path, uint8_t *buf, size_t max, size_t *len, const char *
 
 	if (fd < 0)
 		return NVR_ERR_IO;
-	n = read_full(fd, buf, max + 1);
+	n = stg_read_full(fd, buf, max + 1);
 	if (n < 0)
 		*why = strerror(errno);
 	close(fd);
@@ -530,7 +511,7 @@ scan_fill(struct vctx *v, struct scan *sc)
 		sc->have -= sc->pos;
 		sc->pos = 0;
 	}
-	if ((n = read_full(sc->fd, v->win + sc->have, BLOCK)) < 0)
+	if ((n = stg_read_full(sc->fd, v->win + sc->have, BLOCK)) < 0)
 		return NVR_ERR_IO;
 	if (EVP_DigestUpdate(v->md, v->win + sc->have, (size_t)n) != 1)
 		return NVR_ERR_CRYPTO;
@@ -997,7 +978,7 @@ open_segment_of(const struct group *g, const struct seg *s, size_t ndecoded, uin
 	seg_path(g, s, ".nvrseg", path);
 	if ((fd = open_regular(path, &why)) < 0)
 		return NULL;
-	n = read_full(fd, hb, sizeof(hb));
+	n = stg_read_full(fd, hb, sizeof(hb));
 	close(fd);
 	if (n != (ssize_t)sizeof(hb) || stg_seg_header_decode(hb, sizeof(hb), &h, &why) != NVR_OK ||
 	    memcmp(h.segment.b, s->id.b, 16) != 0)
