@@ -8,20 +8,16 @@
  */
 #include "autoconfig.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "nvrd/ctl.h"
 #include "storage/export.h"
-#include "storage/fileio.h"
 
 #define USAGE "nvrctl export --camera NAME [--camera NAME ...] --from TIME --to TIME --reason TEXT --out BUNDLE.tar"
 
@@ -192,48 +188,18 @@ audit_holds(PGconn *db, const json_t *holds)
 	}
 }
 
-/* Writes the bundle into a new file beside out, syncs it and renames it
- * to out. On failure nothing is left and why says what failed. */
+/* The bundle at out (storage/export.h), with a progress bar meanwhile. */
 static nvr_err
 write_file(struct nvr_ctl *ctl, const struct stg_signer *sg, const struct stg_export_req *req,
     const json_t *holds, const char *out, struct stg_export_progress *p, char *why, size_t whysize)
 {
-	char tmp[4096], dir[4096], *slash;
 	struct bar bar = { 0 };
-	bool drawn;
-	nvr_err rc;
-	int fd;
+	bool drawn = bar_start(&bar, p);
+	nvr_err rc = stg_export_to_file(ctl->db, ctl->cfg->storage_root, sg, req, holds, out, p, NULL, why, whysize);
 
-	snprintf(tmp, sizeof(tmp), "%s.partXXXXXX", out);
-	if ((fd = mkstemp(tmp)) < 0) {
-		snprintf(why, whysize, "cannot create a file beside %s: %s", out, strerror(errno));
-		return NVR_ERR_IO;
-	}
-	(void)fchmod(fd, 0640);
-	drawn = bar_start(&bar, p);
-	rc = stg_export_write(ctl->db, ctl->cfg->storage_root, sg, req, holds, fd, p, why, whysize);
 	if (drawn)
 		bar_stop(&bar);
-	if (rc == NVR_OK && fsync(fd) != 0) {
-		snprintf(why, whysize, "cannot sync %s: %s", tmp, strerror(errno));
-		rc = NVR_ERR_IO;
-	}
-	if (close(fd) != 0 && rc == NVR_OK) {
-		snprintf(why, whysize, "cannot close %s: %s", tmp, strerror(errno));
-		rc = NVR_ERR_IO;
-	}
-	if (rc == NVR_OK && rename(tmp, out) != 0) {
-		snprintf(why, whysize, "cannot rename the bundle to %s: %s", out, strerror(errno));
-		rc = NVR_ERR_IO;
-	}
-	if (rc != NVR_OK) {
-		unlink(tmp);
-		return rc;
-	}
-	snprintf(dir, sizeof(dir), "%s", out);
-	slash = strrchr(dir, '/');
-	stg_sync_dir(slash == NULL ? "." : slash == dir ? "/" : (*slash = '\0', dir));
-	return NVR_OK;
+	return rc;
 }
 
 static int

@@ -71,4 +71,14 @@ nvr_err stg_export_write(PGconn *db, const char *root, const struct stg_signer *
     const struct stg_export_req *req, const json_t *holds, int fd, struct stg_export_progress *p,
     char *why, size_t whysize);
 
+/*
+ * stg_export_write() into a new file beside dest (dest.partXXXXXX, mode
+ * 0640), synced, then renamed to dest, its folder synced: dest never names
+ * half a bundle, and on failure nothing is left. *size (may be NULL) is
+ * the bundle's size in bytes.
+ */
+nvr_err stg_export_to_file(PGconn *db, const char *root, const struct stg_signer *signer,
+    const struct stg_export_req *req, const json_t *holds, const char *dest, struct stg_export_progress *p,
+    uint64_t *size, char *why, size_t whysize);
+
 #endif

@@ -674,3 +674,44 @@ out:
 	stg_export_plan_free(&pl);
 	return rc;
 }
+
+nvr_err
+stg_export_to_file(PGconn *db, const char *root, const struct stg_signer *signer,
+    const struct stg_export_req *req, const json_t *holds, const char *dest, struct stg_export_progress *p,
+    uint64_t *size, char *why, size_t whysize)
+{
+	char tmp[PATH_MAX + 16], dir[PATH_MAX], *slash;
+	struct stat st;
+	nvr_err rc;
+	int fd;
+
+	snprintf(tmp, sizeof(tmp), "%s.partXXXXXX", dest);
+	if ((fd = mkstemp(tmp)) < 0) {
+		snprintf(why, whysize, "cannot create a file beside %s: %s", dest, strerror(errno));
+		return NVR_ERR_IO;
+	}
+	(void)fchmod(fd, 0640);
+	rc = stg_export_write(db, root, signer, req, holds, fd, p, why, whysize);
+	if (rc == NVR_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0)) {
+		snprintf(why, whysize, "cannot sync %s: %s", tmp, strerror(errno));
+		rc = NVR_ERR_IO;
+	}
+	if (close(fd) != 0 && rc == NVR_OK) {
+		snprintf(why, whysize, "cannot close %s: %s", tmp, strerror(errno));
+		rc = NVR_ERR_IO;
+	}
+	if (rc == NVR_OK && rename(tmp, dest) != 0) {
+		snprintf(why, whysize, "cannot rename the bundle to %s: %s", dest, strerror(errno));
+		rc = NVR_ERR_IO;
+	}
+	if (rc != NVR_OK) {
+		unlink(tmp);
+		return rc;
+	}
+	snprintf(dir, sizeof(dir), "%s", dest);
+	slash = strrchr(dir, '/');
+	stg_sync_dir(slash == NULL ? "." : slash == dir ? "/" : (*slash = '\0', dir));
+	if (size != NULL)
+		*size = (uint64_t)st.st_size;
+	return NVR_OK;
+}

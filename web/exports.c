@@ -7,12 +7,10 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nvrd/log.h"
@@ -114,42 +112,24 @@ finish_row(PGconn *db, struct job *j, const char *state, uint64_t size, const ch
 		PQclear(r);
 }
 
-/* Writes the bundle to a new file in the exports folder, synced, and
- * renames it to <id>.tar; *size is its size. */
+/* The bundle at exports/<id>.tar (its relative path to rel), *size its
+ * size; storage/export.h makes it whole or not at all. */
 static nvr_err
 write_bundle(struct job *j, PGconn *db, char *rel, size_t relsize, uint64_t *size, char *why, size_t whysize)
 {
 	struct web_exports *x = j->x;
-	char tmp[4200], dest[4200];
-	struct stat st;
+	char dest[4200];
 	nvr_err rc;
-	int fd;
 
-	snprintf(tmp, sizeof(tmp), "%s/%s.tar.partXXXXXX", x->dir, j->id);
 	snprintf(dest, sizeof(dest), "%s/%s.tar", x->dir, j->id);
-	if (stg_make_dirs(x->dir) != NVR_OK || (fd = mkstemp(tmp)) < 0) {
-		snprintf(why, whysize, "cannot create a file in %s: %s", x->dir, strerror(errno));
+	if (stg_make_dirs(x->dir) != NVR_OK) {
+		snprintf(why, whysize, "cannot make %s: %s", x->dir, strerror(errno));
 		return NVR_ERR_IO;
 	}
-	(void)fchmod(fd, 0640);
-	rc = stg_export_write(db, x->cfg->storage_root, x->signer, &j->req, j->holds, fd, &j->p, why, whysize);
-	if (rc == NVR_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0)) {
-		snprintf(why, whysize, "cannot sync %s: %s", tmp, strerror(errno));
-		rc = NVR_ERR_IO;
-	}
-	close(fd);
-	if (rc == NVR_OK && rename(tmp, dest) != 0) {
-		snprintf(why, whysize, "cannot rename %s: %s", tmp, strerror(errno));
-		rc = NVR_ERR_IO;
-	}
-	if (rc != NVR_OK) {
-		unlink(tmp);
-		return rc;
-	}
-	stg_sync_dir(x->dir);
-	*size = (uint64_t)st.st_size;
-	snprintf(rel, relsize, WEB_EXPORTS_DIR "/%s.tar", j->id);
-	return NVR_OK;
+	rc = stg_export_to_file(db, x->cfg->storage_root, x->signer, &j->req, j->holds, dest, &j->p, size, why, whysize);
+	if (rc == NVR_OK)
+		snprintf(rel, relsize, WEB_EXPORTS_DIR "/%s.tar", j->id);
+	return rc;
 }
 
 static void
