@@ -244,20 +244,18 @@ static const char audit_sql[] =
     " FROM audit_log a WHERE a.object IN (SELECT o FROM objs) ORDER BY a.id"
     " LIMIT " NVR_STR(STG_EXPORT_AUDIT_MAX);
 
-/* The export's own id, its holds' ids and the camera names, as a text[]
- * literal: all are UUIDs or camera names (no quotes or backslashes in a
- * UUID; names are escaped by names_array). */
+/* The export's own id, its holds' ids and the camera names (names, as
+ * names_array made it), as a text[] literal: all are UUIDs or camera
+ * names (no quotes or backslashes in a UUID; names are escaped). A new
+ * string the caller frees. */
 static char *
-audit_objects(const struct stg_export_req *req, const json_t *holds)
+audit_objects(const struct stg_export_req *req, const json_t *holds, const char *names)
 {
-	char *names = names_array(req), *s = NULL, id[NVR_UUID_STRLEN];
-	size_t cap, off;
+	char *s, id[NVR_UUID_STRLEN];
+	size_t cap = strlen(names) + (json_array_size(holds) + 1) * (NVR_UUID_STRLEN + 3) + 4, off;
 
-	if (names == NULL)
-		return NULL;
-	cap = strlen(names) + (json_array_size(holds) + 1) * (NVR_UUID_STRLEN + 3) + 4;
 	if ((s = malloc(cap)) == NULL)
-		goto out;
+		return NULL;
 	nvr_uuid_format(&req->id, id);
 	/* names is "{...}": reuse its inside. */
 	off = (size_t)snprintf(s, cap, "{\"%s\"", id);
@@ -265,15 +263,13 @@ audit_objects(const struct stg_export_req *req, const json_t *holds)
 		off += (size_t)snprintf(s + off, cap - off, ",\"%s\"",
 		    json_string_value(json_object_get(json_array_get(holds, i), "id")));
 	snprintf(s + off, cap - off, "%s%s", strlen(names) > 2 ? "," : "", names + 1);
-out:
-	free(names);
 	return s;
 }
 
 nvr_err
 stg_export_audit(PGconn *db, const struct stg_export_req *req, const json_t *holds, PGresult **rows)
 {
-	char *objs = audit_objects(req, holds), *names = names_array(req);
+	char *names = names_array(req), *objs = names != NULL ? audit_objects(req, holds, names) : NULL;
 	const char *p[4] = { objs, names, req->from, req->to };
 	PGresult *r;
 	nvr_err rc = NVR_ERR_NOMEM;
