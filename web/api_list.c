@@ -141,8 +141,10 @@ static const char *const user_names[] = { "id", "name", "role", "?all_cameras", 
 static const char users_sql[] =
     USERS_SELECT "WHERE u.removed_at IS NULL ORDER BY u.name LIMIT $1::bigint OFFSET $2::bigint";
 
-int
-web_api_users(struct web_req *r)
+/* One page of sql ($1 limit, $2 offset; its total in column count_col)
+ * as {items, total, limit, offset}, items named by names. */
+static int
+reply_page(struct web_req *r, const char *sql, const char *const *names, int count_col, const char *what)
 {
 	struct web_page pg;
 	const char *p[2] = { pg.limit_text, pg.offset_text };
@@ -152,13 +154,19 @@ web_api_users(struct web_req *r)
 
 	if (!web_page(r->conn, &pg))
 		return 400;
-	res = PQexecParams(r->db, users_sql, 2, NULL, p, NULL, NULL, 0);
-	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing users for the API") != NVR_OK)
+	res = PQexecParams(r->db, sql, 2, NULL, p, NULL, NULL, 0);
+	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, what) != NVR_OK)
 		return web_reply_db_error(r->conn);
-	total = web_page_total(r->db, res, users_sql, 2, p, 8);
-	j = page_of(res, user_names, total, pg.limit, pg.offset);
+	total = web_page_total(r->db, res, sql, 2, p, count_col);
+	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
+}
+
+int
+web_api_users(struct web_req *r)
+{
+	return reply_page(r, users_sql, user_names, 8, "listing users for the API");
 }
 
 /* The one row of sql ($1 the id) as an object of names; NULL if there is
@@ -207,21 +215,7 @@ web_keyholder_json(PGconn *db, const nvr_uuid *id)
 int
 web_api_keyholders(struct web_req *r)
 {
-	struct web_page pg;
-	const char *p[2] = { pg.limit_text, pg.offset_text };
-	int64_t total;
-	PGresult *res;
-	json_t *j;
-
-	if (!web_page(r->conn, &pg))
-		return 400;
-	res = PQexecParams(r->db, keyholders_sql, 2, NULL, p, NULL, NULL, 0);
-	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing key holders for the API") != NVR_OK)
-		return web_reply_db_error(r->conn);
-	total = web_page_total(r->db, res, keyholders_sql, 2, p, 4);
-	j = page_of(res, keyholder_names, total, pg.limit, pg.offset);
-	PQclear(res);
-	return web_reply_json(r->conn, 200, j, NULL);
+	return reply_page(r, keyholders_sql, keyholder_names, 4, "listing key holders for the API");
 }
 
 /* ---- audit -------------------------------------------------------------- */
