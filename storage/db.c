@@ -164,3 +164,16 @@ stg_db_describe(PGconn *c, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%s:%s, database %s", host ? host : "?", port ? port : "5432", db ? db : "?");
 }
+
+nvr_err
+stg_db_prepare(PGconn *c, int n, const char *const *names, const char *const *sqls, const char *what)
+{
+	nvr_err rc = NVR_OK;
+
+	for (int i = 0; i < n && rc == NVR_OK; i++) {
+		PGresult *r = PQprepare(c, names[i], sqls[i], 0, NULL);
+		if ((rc = stg_db_check(c, r, PGRES_COMMAND_OK, what)) == NVR_OK)
+			PQclear(r);
+	}
+	return rc;
+}

@@ -40,6 +40,11 @@ nvr_err stg_db_exec(PGconn *c, const char *sql, const char *what);
 
 /* "host:port/dbname" or "socket dir/dbname": where a connection went,
  * without user or password, for logs. */
+/* Prepares n statements (names[i] for sqls[i]) on c, the statements a
+ * worker thread runs on its own connection: NVR_OK, or NVR_ERR_DB (logged
+ * with what) at the first PostgreSQL refuses. */
+nvr_err stg_db_prepare(PGconn *c, int n, const char *const *names, const char *const *sqls, const char *what);
+
 void stg_db_describe(PGconn *c, char *buf, size_t size);
 
 #endif

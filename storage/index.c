@@ -157,20 +157,6 @@ stg_index_changed(const nvr_uuid *camera)
 
 /* ---- the thread ------------------------------------------------------------ */
 
-static nvr_err
-prepare_all(struct stg_index *ix)
-{
-	PGresult *r;
-	nvr_err rc = NVR_OK;
-
-	for (int i = 0; i < S_COUNT && rc == NVR_OK; i++) {
-		r = PQprepare(ix->db, stmt_name[i], stmt_sql[i], 0, NULL);
-		if ((rc = stg_db_check(ix->db, r, PGRES_COMMAND_OK, "index: preparing statements")) == NVR_OK)
-			PQclear(r);
-	}
-	return rc;
-}
-
 static bool
 ensure_db(struct stg_index *ix)
 {
@@ -187,7 +173,7 @@ ensure_db(struct stg_index *ix)
 		ix->db = NULL;
 		return false;
 	}
-	if (prepare_all(ix) != NVR_OK) {
+	if (stg_db_prepare(ix->db, S_COUNT, stmt_name, stmt_sql, "index: preparing statements") != NVR_OK) {
 		PQfinish(ix->db);
 		ix->db = NULL;
 		return false;

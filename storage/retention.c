@@ -442,15 +442,9 @@ run_pass(struct stg_retention *rt)
 static nvr_err
 prepare_all(PGconn *db)
 {
-	PGresult *r;
 	nvr_err rc = stg_db_exec(db, "SET TimeZone = 'UTC'", "retention: setting the time zone");
 
-	for (int i = 0; i < S_COUNT && rc == NVR_OK; i++) {
-		r = PQprepare(db, stmt_name[i], stmt_sql[i], 0, NULL);
-		if ((rc = stg_db_check(db, r, PGRES_COMMAND_OK, "retention: preparing statements")) == NVR_OK)
-			PQclear(r);
-	}
-	return rc;
+	return rc == NVR_OK ? stg_db_prepare(db, S_COUNT, stmt_name, stmt_sql, "retention: preparing statements") : rc;
 }
 
 static bool
