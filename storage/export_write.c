@@ -274,7 +274,6 @@ stream_close(struct xstream *s, json_t *cameras)
 	}
 	json_decref(st);
 	stream_start(s, NULL);
-	s->first = NULL;
 }
 
 /* ---- the segments ------------------------------------------------------------ */
