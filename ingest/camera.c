@@ -46,6 +46,30 @@ ing_cam_state_name(enum ing_cam_state s)
 	return (unsigned)s < ING_CAM_STATE_COUNT ? state_names[s] : "unknown";
 }
 
+static const char *const transport_names[] = {
+	[ING_TRANSPORT_TCP] = "tcp",
+	[ING_TRANSPORT_UDP] = "udp",
+	[ING_TRANSPORT_TUNNEL] = "tunnel",
+};
+
+const char *
+ing_transport_name(enum ing_transport t)
+{
+	return (unsigned)t <= ING_TRANSPORT_TUNNEL ? transport_names[t] : "unknown";
+}
+
+nvr_err
+ing_transport_parse(const char *name, enum ing_transport *t)
+{
+	for (unsigned i = 0; i <= ING_TRANSPORT_TUNNEL; i++) {
+		if (strcmp(name, transport_names[i]) == 0) {
+			*t = (enum ing_transport)i;
+			return NVR_OK;
+		}
+	}
+	return NVR_ERR_INVAL;
+}
+
 const nvr_uuid *
 ing_camera_id(const struct ing_camera *c)
 {

@@ -70,6 +70,21 @@ struct ing_services {
 	void (*status)(void *ctx, const nvr_uuid *camera, const char *name, const struct ing_cam_status *s);
 };
 
+/* How RTP travels. TCP (interleaved on the RTSP connection) is the
+ * default; a tunnel URL (https://) implies ING_TRANSPORT_TUNNEL, which an
+ * rtsps:// URL may also ask for explicitly (the tunnel then goes to the
+ * RTSPS port, as gst-rtsp-server and many cameras answer both there). */
+enum ing_transport {
+	ING_TRANSPORT_TCP,
+	ING_TRANSPORT_UDP,
+	ING_TRANSPORT_TUNNEL,
+};
+
+/* "tcp", "udp", "tunnel" */
+const char *ing_transport_name(enum ing_transport t);
+/* NVR_OK and *t, or NVR_ERR_INVAL for another name */
+nvr_err ing_transport_parse(const char *name, enum ing_transport *t);
+
 struct ing_camera_config {
 	nvr_uuid id;
 	char name[65];
@@ -79,6 +94,7 @@ struct ing_camera_config {
 	struct ing_tls_trust *trust; /* NULL for rtsp://; owned by the camera */
 	bool allow_basic;
 	bool plain_rtp;
+	enum ing_transport transport;
 	int64_t timeout_ms;
 	int64_t reconnect_max_ms;
 };

@@ -335,20 +335,33 @@ bad_host:
 nvr_err
 ing_rtsp_url_parse(const char *url, struct ing_rtsp_url *u, const char **why)
 {
-	const char *a, *slash;
+	static const struct {
+		const char *scheme;
+		bool tls, tunnel;
+		int port;
+	} schemes[] = {
+		/* 322: RFC 7826 and the ONVIF/i-PRO RTSPS port */
+		{ "rtsps://", true, false, 322 }, { "rtsp://", false, false, 554 },
+		{ "https://", true, true, 443 }, { "http://", false, true, 80 },
+		/* GStreamer's names for the same tunnel, on the RTSP ports */
+		{ "rtspsh://", true, true, 322 }, { "rtsph://", false, true, 554 },
+	};
+	const char *a = NULL, *slash;
 	size_t alen;
 
 	*u = (struct ing_rtsp_url){ 0 };
 	*why = NULL;
-	if (strncasecmp(url, "rtsps://", 8) == 0) {
-		u->tls = true;
-		u->port = 322; /* RFC 7826 and the ONVIF/i-PRO RTSPS port */
-		a = url + 8;
-	} else if (strncasecmp(url, "rtsp://", 7) == 0) {
-		u->port = 554;
-		a = url + 7;
-	} else {
-		*why = "not an rtsp:// or rtsps:// URL";
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]) && a == NULL; i++) {
+		size_t n = strlen(schemes[i].scheme);
+		if (strncasecmp(url, schemes[i].scheme, n) == 0) {
+			u->tls = schemes[i].tls;
+			u->tunnel = schemes[i].tunnel;
+			u->port = schemes[i].port;
+			a = url + n;
+		}
+	}
+	if (a == NULL) {
+		*why = "not an rtsp://, rtsps:// or (RTSP over HTTPS) https:// URL";
 		return NVR_ERR_INVAL;
 	}
 	for (const char *c = url; *c; c++) {
@@ -381,5 +394,19 @@ ing_rtsp_resolve(const char *base, const char *control, char *out, size_t size)
 	else
 		n = snprintf(out, size, "%s%s%s", base, bl > 0 && base[bl - 1] == '/' ? "" : "/",
 		    control[0] == '/' ? control + 1 : control);
+	return n >= 0 && (size_t)n < size ? NVR_OK : NVR_ERR_TOOBIG;
+}
+
+nvr_err
+ing_rtsp_request_url(const char *url, const struct ing_rtsp_url *u, char *out, size_t size)
+{
+	bool v6 = strchr(u->host, ':') != NULL;
+	int n;
+
+	if (!u->tunnel)
+		n = snprintf(out, size, "%s", url);
+	else
+		n = snprintf(out, size, "%s://%s%s%s:%d%s", u->tls ? "rtsps" : "rtsp", v6 ? "[" : "", u->host, v6 ? "]" : "",
+		    u->port, u->path);
 	return n >= 0 && (size_t)n < size ? NVR_OK : NVR_ERR_TOOBIG;
 }

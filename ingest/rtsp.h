@@ -78,13 +78,16 @@ bool ing_rtsp_public_has(const char *value, const char *method);
 
 /* An RTSP URL split into its parts. */
 struct ing_rtsp_url {
-	bool tls;        /* rtsps:// */
+	bool tls;        /* rtsps://, https:// or rtspsh:// */
+	bool tunnel;     /* https://, http:// (or GStreamer's rtspsh://, rtsph://):
+			    RTSP tunnelled over HTTP, "Internet mode" */
 	char host[256];  /* without brackets for IPv6 */
 	int port;        /* 554 or 322 by default */
 	char path[1024]; /* from the first '/', at least "/" */
 };
 
-/* Parses rtsp:// or rtsps:// URLs; refuses user:password@ (credentials
+/* Parses rtsp://, rtsps:// and the tunnel's https:// and http:// URLs
+ * (default ports 554, 322, 443, 80); refuses user:password@ (credentials
  * belong in their own, encrypted, field, never in a URL that gets logged). */
 nvr_err ing_rtsp_url_parse(const char *url, struct ing_rtsp_url *out, const char **why);
 
@@ -92,5 +95,10 @@ nvr_err ing_rtsp_url_parse(const char *url, struct ing_rtsp_url *out, const char
  * absolute URLs and "*" are used as they are, others are appended to the
  * base with one '/' between them. Writes at most size bytes. */
 nvr_err ing_rtsp_resolve(const char *base, const char *control, char *out, size_t size);
+
+/* The URL to put in RTSP requests: the configured one, except that a
+ * tunnel's http(s):// becomes rtsp(s)://host:port/path, as RTSP inside the
+ * tunnel speaks of RTSP URLs. Writes at most size bytes. */
+nvr_err ing_rtsp_request_url(const char *url, const struct ing_rtsp_url *u, char *out, size_t size);
 
 #endif

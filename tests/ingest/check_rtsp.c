@@ -154,7 +154,22 @@ START_TEST(urls)
 	ck_assert_str_eq(u.path, "/");
 	ck_assert_int_eq(ing_rtsp_url_parse("rtsp://admin:pw@cam/", &u, &why), NVR_ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(why, "user or password"));
-	ck_assert_int_eq(ing_rtsp_url_parse("http://cam/", &u, &why), NVR_ERR_INVAL);
+	ck_assert_int_eq(ing_rtsp_url_parse("ftp://cam/", &u, &why), NVR_ERR_INVAL);
+	/* Internet mode: https:// is the tunnel over TLS, on 443 by default */
+	ck_assert_int_eq(ing_rtsp_url_parse("https://cam.example/live", &u, &why), NVR_OK);
+	ck_assert(u.tls && u.tunnel);
+	ck_assert_int_eq(u.port, 443);
+	ck_assert_int_eq(ing_rtsp_request_url("https://cam.example/live", &u, out, sizeof(out)), NVR_OK);
+	ck_assert_str_eq(out, "rtsps://cam.example:443/live");
+	ck_assert_int_eq(ing_rtsp_url_parse("rtsph://[2001:db8::1]/x", &u, &why), NVR_OK);
+	ck_assert(!u.tls && u.tunnel);
+	ck_assert_int_eq(u.port, 554);
+	ck_assert_int_eq(ing_rtsp_request_url("rtsph://[2001:db8::1]/x", &u, out, sizeof(out)), NVR_OK);
+	ck_assert_str_eq(out, "rtsp://[2001:db8::1]:554/x");
+	ck_assert_int_eq(ing_rtsp_url_parse("rtsps://cam/x", &u, &why), NVR_OK);
+	ck_assert(!u.tunnel);
+	ck_assert_int_eq(ing_rtsp_request_url("rtsps://cam/x", &u, out, sizeof(out)), NVR_OK);
+	ck_assert_str_eq(out, "rtsps://cam/x");
 	ck_assert_int_eq(ing_rtsp_url_parse("rtsp://cam:99999/", &u, &why), NVR_ERR_INVAL);
 	ck_assert_int_eq(ing_rtsp_url_parse("rtsp://cam/a b", &u, &why), NVR_ERR_INVAL);
 	ck_assert_int_eq(ing_rtsp_resolve("rtsps://h/cam1/", "stream=0", out, sizeof(out)), NVR_OK);
