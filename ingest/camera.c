@@ -109,7 +109,17 @@ ing_camera_new(struct ing_camera_config *cfg, const struct ing_services *svc, st
 	c->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg)); /* ownership moved */
 	c->svc = *svc;
-	c->fd = -1;
+	c->tunnel = c->url.tunnel || c->cfg.transport == ING_TRANSPORT_TUNNEL;
+	if (ing_rtsp_request_url(c->cfg.url, &c->url, c->req_url, sizeof(c->req_url)) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "camera %s: URL too long", c->cfg.name);
+		free_cfg(&c->cfg);
+		free(c);
+		return NVR_ERR_INVAL;
+	}
+	c->rtsp = (struct ing_conn){ .fd = -1, .watch = { c, ING_SOCK_RTSP, 0 } };
+	c->post = (struct ing_conn){ .fd = -1, .watch = { c, ING_SOCK_POST, 0 } };
+	for (int i = 0; i < ING_MAX_UDP; i++)
+		c->udp[i] = (struct ing_udp){ .fd = -1, .watch = { c, ING_SOCK_UDP, i } };
 	nvr_backoff_init(&c->backoff, 1000, c->cfg.reconnect_max_ms);
 	*out = c;
 	return NVR_OK;
@@ -136,36 +146,51 @@ ing_cam_set_state(struct ing_camera *c, enum ing_cam_state st, const char *error
 }
 
 static void
+conn_close(struct ing_camera *c, struct ing_conn *k)
+{
+	if (k->ssl != NULL) {
+		SSL_free(k->ssl);
+		k->ssl = NULL;
+	}
+	if (k->fd >= 0) {
+		ing_worker_unwatch(c->worker, k->fd);
+		close(k->fd);
+		k->fd = -1;
+	}
+	free(k->out);
+	k->out = NULL;
+	k->out_len = k->out_off = 0;
+	k->want_write = false;
+}
+
+static void
 close_conn(struct ing_camera *c)
 {
+	ing_udp_close(c);
 	ing_media_close(c);
 	if (c->sdp != NULL) {
 		ing_sdp_wipe(c->sdp);
 		free(c->sdp);
 		c->sdp = NULL;
 	}
-	if (c->ssl != NULL) {
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	if (c->fd >= 0) {
-		ing_worker_unwatch(c->worker, c->fd);
-		close(c->fd);
-		c->fd = -1;
-	}
+	conn_close(c, &c->rtsp);
+	conn_close(c, &c->post);
 	if (c->ai != NULL) {
 		freeaddrinfo(c->ai);
 		c->ai = c->ai_next = NULL;
 	}
 	if (c->in != NULL)
 		OPENSSL_cleanse(c->in, c->in_len); /* may hold an SDP with keys */
-	free(c->out);
-	c->out = NULL;
-	c->in_len = c->out_len = c->out_off = 0;
+	c->in_len = 0;
 	c->session[0] = '\0';
 	c->have_auth = false;
 	c->auth_attempts = 0;
-	c->want_write = false;
+}
+
+bool
+ing_cam_connected(const struct ing_camera *c)
+{
+	return c->rtsp.fd >= 0;
 }
 
 void
@@ -229,25 +254,69 @@ begin_connect(struct ing_camera *c, int64_t now_ms)
 	c->deadline_ms = now_ms + c->cfg.timeout_ms;
 }
 
+/* The RTSP exchange can start: on the connection, or, in a tunnel, once
+ * both of its sides are open. */
 static void
-connected(struct ing_camera *c, int64_t now_ms)
+rtsp_ready(struct ing_camera *c, int64_t now_ms)
 {
-	int one = 1;
-
-	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(c->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	c->deadline_ms = now_ms + c->cfg.timeout_ms;
-	if (c->url.tls) {
-		if ((c->ssl = ing_tls_ssl(c->cfg.trust, c->url.host, c->fd)) == NULL) {
-			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "cannot set up TLS");
+	if (c->tunnel && c->phase < PH_TUNNEL_GET) {
+		if (!ing_tunnel_send_get(c)) {
+			ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send the tunnel's GET");
 			return;
 		}
-		c->phase = PH_TLS;
-		c->want_write = true;
+		c->phase = PH_TUNNEL_GET;
+		return;
+	}
+	if (c->tunnel && !ing_tunnel_send_post(c)) {
+		ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send the tunnel's POST");
 		return;
 	}
 	c->phase = PH_RTSP;
 	ing_session_begin(c, now_ms);
+}
+
+static void
+connected(struct ing_camera *c, struct ing_conn *k, int64_t now_ms)
+{
+	int one = 1;
+
+	setsockopt(k->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(k->fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	c->deadline_ms = now_ms + c->cfg.timeout_ms;
+	if (k == &c->rtsp) {
+		c->peer_len = sizeof(c->peer);
+		if (getpeername(k->fd, (struct sockaddr *)&c->peer, &c->peer_len) != 0)
+			c->peer_len = 0;
+	}
+	if (c->url.tls) {
+		if ((k->ssl = ing_tls_ssl(c->cfg.trust, c->url.host, k->fd)) == NULL) {
+			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "cannot set up TLS");
+			return;
+		}
+		c->phase = k == &c->rtsp ? PH_TLS : PH_POST_TLS;
+		k->want_write = true;
+		return;
+	}
+	rtsp_ready(c, now_ms);
+}
+
+/* A non-blocking connect of k to addr, watched: true if under way. */
+static bool
+conn_open(struct ing_camera *c, struct ing_conn *k, const struct sockaddr *addr, socklen_t len, int *err)
+{
+	k->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (k->fd < 0) {
+		*err = errno;
+		return false;
+	}
+	if ((connect(k->fd, addr, len) == 0 || errno == EINPROGRESS) &&
+	    ing_worker_watch(c->worker, k->fd, true, &k->watch) == NVR_OK)
+		return true;
+	*err = errno;
+	close(k->fd);
+	k->fd = -1;
+	return false;
 }
 
 static void
@@ -258,26 +327,29 @@ connect_next(struct ing_camera *c, int64_t now_ms)
 	while (c->ai_next != NULL) {
 		struct addrinfo *a = c->ai_next;
 		c->ai_next = a->ai_next;
-		c->fd = socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-		if (c->fd < 0) {
-			err = errno;
-			continue;
+		if (conn_open(c, &c->rtsp, a->ai_addr, a->ai_addrlen, &err)) {
+			c->phase = PH_CONNECTING;
+			c->deadline_ms = now_ms + c->cfg.timeout_ms;
+			return;
 		}
-		if (connect(c->fd, a->ai_addr, a->ai_addrlen) == 0 || errno == EINPROGRESS) {
-			if (ing_worker_watch(c->worker, c->fd, true, c) == NVR_OK) {
-				c->phase = PH_CONNECTING;
-				c->deadline_ms = now_ms + c->cfg.timeout_ms;
-				return;
-			}
-			err = errno;
-		} else {
-			err = errno;
-		}
-		close(c->fd);
-		c->fd = -1;
 	}
 	ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, err ? strerror(err) : NULL, "check the camera's address and that it is on",
 	    "cannot connect to %s port %d", c->url.host, c->url.port);
+}
+
+/* The tunnel's second connection goes to the address the first reached. */
+static void
+connect_post(struct ing_camera *c, int64_t now_ms)
+{
+	int err = 0;
+
+	if (c->peer_len == 0 || !conn_open(c, &c->post, (struct sockaddr *)&c->peer, c->peer_len, &err)) {
+		ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, err ? strerror(err) : NULL, NULL,
+		    "cannot open the tunnel's second (POST) connection to %s port %d", c->url.host, c->url.port);
+		return;
+	}
+	c->phase = PH_POST_CONNECTING;
+	c->deadline_ms = now_ms + c->cfg.timeout_ms;
 }
 
 /* The thread's OpenSSL error queue is shared by every connection this
@@ -292,30 +364,29 @@ clear_errors(void)
 }
 
 static void
-tls_step(struct ing_camera *c, int64_t now_ms)
+tls_step(struct ing_camera *c, struct ing_conn *k, int64_t now_ms)
 {
 	char detail[384], err[160];
 	int r;
 
 	clear_errors();
-	r = SSL_do_handshake(c->ssl);
+	r = SSL_do_handshake(k->ssl);
 	if (r == 1) {
-		c->want_write = false;
-		c->phase = PH_RTSP;
-		ing_session_begin(c, now_ms);
+		k->want_write = false;
+		rtsp_ready(c, now_ms);
 		return;
 	}
-	switch (SSL_get_error(c->ssl, r)) {
+	switch (SSL_get_error(k->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		c->want_write = false;
+		k->want_write = false;
 		return;
 	case SSL_ERROR_WANT_WRITE:
-		c->want_write = true;
+		k->want_write = true;
 		return;
 	default:
 		break;
 	}
-	if (ing_tls_rejected(c->ssl, detail, sizeof(detail))) {
+	if (ing_tls_rejected(k->ssl, detail, sizeof(detail))) {
 		ERR_clear_error();
 		ing_cam_fail(c, ING_CAM_CERT_REJECTED, now_ms, detail,
 		    "give the camera vendor's CA (nvrctl camera add --ca) or pin this certificate's SHA-256 (--pin)",
@@ -347,26 +418,26 @@ note_io_error(struct ing_camera *c, int ssl_error)
 
 /* >0 bytes, 0 end of stream, -1 would block, -2 error (c->io_error says) */
 static ssize_t
-cam_read(struct ing_camera *c, uint8_t *buf, size_t n)
+conn_read(struct ing_camera *c, struct ing_conn *k, uint8_t *buf, size_t n)
 {
 	ssize_t r;
 	int e;
 
-	if (c->ssl == NULL) {
-		r = read(c->fd, buf, n);
+	if (k->ssl == NULL) {
+		r = read(k->fd, buf, n);
 		if (r < 0 && errno != EAGAIN && errno != EINTR)
 			note_io_error(c, SSL_ERROR_SYSCALL);
 		return r < 0 ? (errno == EAGAIN || errno == EINTR ? -1 : -2) : r;
 	}
 	clear_errors(); /* see tls_step() */
-	r = SSL_read(c->ssl, buf, (int)n);
+	r = SSL_read(k->ssl, buf, (int)n);
 	if (r > 0)
 		return r;
-	e = SSL_get_error(c->ssl, (int)r);
+	e = SSL_get_error(k->ssl, (int)r);
 	if (e == SSL_ERROR_WANT_READ)
 		return -1;
 	if (e == SSL_ERROR_WANT_WRITE) {
-		c->want_write = true;
+		k->want_write = true;
 		return -1;
 	}
 	if (e == SSL_ERROR_ZERO_RETURN)
@@ -377,22 +448,22 @@ cam_read(struct ing_camera *c, uint8_t *buf, size_t n)
 
 /* >0 bytes, 0 would block, -1 error (c->io_error says) */
 static ssize_t
-cam_write(struct ing_camera *c, const char *buf, size_t n)
+conn_write(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t n)
 {
 	ssize_t r;
 	int e;
 
-	if (c->ssl == NULL) {
-		r = send(c->fd, buf, n, MSG_NOSIGNAL);
+	if (k->ssl == NULL) {
+		r = send(k->fd, buf, n, MSG_NOSIGNAL);
 		if (r < 0 && errno != EAGAIN && errno != EINTR)
 			note_io_error(c, SSL_ERROR_SYSCALL);
 		return r < 0 ? (errno == EAGAIN || errno == EINTR ? 0 : -1) : r;
 	}
 	clear_errors(); /* see tls_step() */
-	r = SSL_write(c->ssl, buf, (int)n);
+	r = SSL_write(k->ssl, buf, (int)n);
 	if (r > 0)
 		return r;
-	e = SSL_get_error(c->ssl, (int)r);
+	e = SSL_get_error(k->ssl, (int)r);
 	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
 		return 0;
 	note_io_error(c, e);
@@ -400,34 +471,56 @@ cam_write(struct ing_camera *c, const char *buf, size_t n)
 }
 
 static bool
-flush_out(struct ing_camera *c)
+flush_out(struct ing_camera *c, struct ing_conn *k)
 {
-	while (c->out_off < c->out_len) {
-		ssize_t n = cam_write(c, c->out + c->out_off, c->out_len - c->out_off);
+	while (k->out_off < k->out_len) {
+		ssize_t n = conn_write(c, k, k->out + k->out_off, k->out_len - k->out_off);
 		if (n < 0)
 			return false;
 		if (n == 0) {
-			c->want_write = true;
+			k->want_write = true;
 			return true;
 		}
-		c->out_off += (size_t)n;
+		k->out_off += (size_t)n;
 	}
-	free(c->out);
-	c->out = NULL;
-	c->out_len = c->out_off = 0;
-	c->want_write = false;
+	free(k->out);
+	k->out = NULL;
+	k->out_len = k->out_off = 0;
+	k->want_write = false;
 	return true;
 }
 
+/* Queues buf (copied) on k, after what still waits there, and sends what
+ * the socket takes now. At most ING_OUT_QUEUE bytes wait: the session
+ * sends one request at a time, so only a tunnel's POST header and its
+ * first request ever queue together. */
+bool
+ing_cam_conn_send(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t len)
+{
+	char *p;
+
+	if (k->fd < 0 || len > ING_OUT_QUEUE - k->out_len || (p = realloc(k->out, k->out_len + len)) == NULL)
+		return false;
+	memcpy(p + k->out_len, buf, len);
+	k->out = p;
+	k->out_len += len;
+	return flush_out(c, k);
+}
+
+/* Sends an RTSP message: on the connection, or base64 on the tunnel's
+ * POST side. */
 bool
 ing_cam_send(struct ing_camera *c, const char *buf, size_t len)
 {
-	if (c->out_len != 0 || len > ING_OUT_MAX || (c->out = malloc(len)) == NULL)
-		return false; /* one request at a time: never happens in order */
-	memcpy(c->out, buf, len);
-	c->out_len = len;
-	c->out_off = 0;
-	return flush_out(c);
+	if (len > ING_OUT_MAX)
+		return false;
+	return c->tunnel ? ing_tunnel_send(c, buf, len) : ing_cam_conn_send(c, &c->rtsp, buf, len);
+}
+
+bool
+ing_cam_busy(const struct ing_camera *c)
+{
+	return (c->tunnel ? c->post.out_len : c->rtsp.out_len) != 0;
 }
 
 /* A request from the server (rare: ANNOUNCE, GET_PARAMETER): polite
@@ -441,8 +534,28 @@ server_request(struct ing_camera *c, const struct ing_rtsp_msg *m)
 	int n = snprintf(resp, sizeof(resp), "RTSP/1.0 %s\r\nCSeq: %.32s\r\n\r\n", ok ? "200 OK" : "501 Not Implemented",
 	    cseq ? cseq : "0");
 
-	if (c->out_len == 0 && n > 0 && (size_t)n < sizeof(resp))
+	if (!ing_cam_busy(c) && n > 0 && (size_t)n < sizeof(resp))
 		ing_cam_send(c, resp, (size_t)n);
+}
+
+/* The tunnel's GET answer comes first on the connection: until it is
+ * whole, nothing else is read as RTSP. False if the camera failed. */
+static bool
+tunnel_answer(struct ing_camera *c, int64_t now_ms)
+{
+	const char *why = NULL;
+	int status = 0, r = ing_tunnel_get_answer(c, &why, &status);
+
+	if (r < 0)
+		return true;
+	if (r > 0) {
+		ing_cam_fail(c, status == 401 || status == 403 ? ING_CAM_AUTH_FAILED : ING_CAM_STREAM_ERROR, now_ms, why,
+		    status == 404 ? "check the path in the camera's URL" : "check that the camera offers RTSP over HTTP(S) on this port",
+		    "the camera refused the HTTP tunnel (HTTP %d)", status);
+		return false;
+	}
+	connect_post(c, now_ms);
+	return c->rtsp.fd >= 0;
 }
 
 static bool
@@ -453,7 +566,11 @@ process_input(struct ing_camera *c, char *scratch, int64_t now_ms)
 	const char *why;
 	size_t off = 0;
 
-	while (c->fd >= 0 && off < c->in_len) {
+	if (c->phase == PH_TUNNEL_GET && !tunnel_answer(c, now_ms))
+		return false;
+	if (c->phase < PH_RTSP)
+		return true; /* the tunnel's POST side is not open yet: RTSP waits */
+	while (c->rtsp.fd >= 0 && off < c->in_len) {
 		if (ing_rtsp_parse(c->in + off, c->in_len - off, scratch, &m, &it, &why) != NVR_OK) {
 			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, why, NULL, "the camera sent malformed RTSP");
 			return false;
@@ -468,7 +585,7 @@ process_input(struct ing_camera *c, char *scratch, int64_t now_ms)
 			ing_session_response(c, &m, now_ms);
 		off += it.consumed;
 	}
-	if (c->fd < 0)
+	if (c->rtsp.fd < 0)
 		return false; /* the session failed and was closed meanwhile */
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->in_len - off);
@@ -502,12 +619,12 @@ read_loop(struct ing_camera *c, char *scratch, int64_t now_ms)
 {
 	size_t budget = READ_BUDGET;
 
-	while (budget > 0 && c->fd >= 0) {
+	while (budget > 0 && c->rtsp.fd >= 0) {
 		if (!grow_input(c)) {
 			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "out of memory for the receive buffer");
 			return;
 		}
-		ssize_t n = cam_read(c, c->in + c->in_len, c->in_cap - c->in_len);
+		ssize_t n = conn_read(c, &c->rtsp, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == -1)
 			return;
 		if (n == 0 || n == -2) {
@@ -524,41 +641,60 @@ read_loop(struct ing_camera *c, char *scratch, int64_t now_ms)
 	}
 	/* With read-ahead, whole records may wait in OpenSSL's buffer while
 	 * the socket is empty: epoll would never report them. */
-	if (budget == 0 && c->ssl != NULL && SSL_has_pending(c->ssl)) {
+	if (budget == 0 && c->rtsp.ssl != NULL && SSL_has_pending(c->rtsp.ssl)) {
 		c->again = true;
 		ing_worker_again(c->worker);
 	}
 }
 
-bool
-ing_camera_take_again(struct ing_camera *c)
+/* The tunnel's POST side only sends; what comes back (TLS session tickets,
+ * or a server's answer) is read and dropped, and its end ends the session:
+ * requests could no longer reach the camera. */
+static void
+post_drain(struct ing_camera *c, char *scratch, int64_t now_ms)
+{
+	for (int i = 0; i < 16; i++) {
+		ssize_t n = conn_read(c, &c->post, (uint8_t *)scratch, ING_RTSP_SCRATCH);
+		if (n == -1)
+			return;
+		if (n <= 0) {
+			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, n == 0 ? NULL : c->io_error, NULL,
+			    "the camera closed the tunnel's POST connection");
+			return;
+		}
+	}
+}
+
+void
+ing_camera_again(struct ing_camera *c, int64_t now_ms, char *scratch)
 {
 	bool again = c->again;
 
 	c->again = false;
-	return again && c->fd >= 0;
+	if (again && c->rtsp.fd >= 0)
+		ing_camera_io(&c->rtsp.watch, EPOLLIN, now_ms, scratch);
 }
 
 /* ---- the worker's calls ------------------------------------------------------------- */
 
 static void
-connect_done(struct ing_camera *c, int64_t now_ms)
+connect_done(struct ing_camera *c, struct ing_conn *k, int64_t now_ms)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
 
-	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+	if (getsockopt(k->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
 		err = errno;
 	if (err == EINPROGRESS)
 		return;
 	if (err == 0) {
-		connected(c, now_ms);
+		connected(c, k, now_ms);
 		return;
 	}
-	ing_worker_unwatch(c->worker, c->fd);
-	close(c->fd);
-	c->fd = -1;
-	if (c->ai_next != NULL) {
+	ing_worker_unwatch(c->worker, k->fd);
+	close(k->fd);
+	k->fd = -1;
+	if (k == &c->rtsp && c->ai_next != NULL) {
 		connect_next(c, now_ms);
 		return;
 	}
@@ -566,32 +702,62 @@ connect_done(struct ing_camera *c, int64_t now_ms)
 	    "cannot connect to %s port %d", c->url.host, c->url.port);
 }
 
-void
-ing_camera_io(struct ing_camera *c, uint32_t events, int64_t now_ms, char *scratch)
+/* A send or read in the tick may have changed what a connection waits
+ * for: epoll is told. */
+static void
+rewatch(struct ing_camera *c, struct ing_conn *k, bool ww)
 {
-	bool ww = c->want_write;
+	if (k->fd >= 0 && k->want_write != ww)
+		ing_worker_watch(c->worker, k->fd, k->want_write, &k->watch);
+}
 
-	switch (c->phase) {
-	case PH_CONNECTING:
-		connect_done(c, now_ms);
-		break;
-	case PH_TLS:
-		tls_step(c, now_ms);
-		break;
-	case PH_RTSP:
-	case PH_PLAYING:
-		if ((events & EPOLLOUT) && !flush_out(c)) {
-			ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send to the camera");
-			return;
-		}
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
-			read_loop(c, scratch, now_ms);
-		break;
-	default:
-		break;
+/* Events on a TCP connection, in whatever phase the camera is. */
+static void
+conn_io(struct ing_camera *c, struct ing_conn *k, uint32_t events, int64_t now_ms, char *scratch)
+{
+	bool post = k == &c->post;
+
+	if (c->phase == (post ? PH_POST_CONNECTING : PH_CONNECTING)) {
+		connect_done(c, k, now_ms);
+		return;
 	}
-	if (c->fd >= 0 && c->want_write != ww)
-		ing_worker_watch(c->worker, c->fd, c->want_write, c);
+	if (c->phase == (post ? PH_POST_TLS : PH_TLS)) {
+		tls_step(c, k, now_ms);
+		return;
+	}
+	if (c->phase < (post ? PH_RTSP : PH_TUNNEL_GET))
+		return;
+	if ((events & EPOLLOUT) && !flush_out(c, k)) {
+		ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send to the camera");
+		return;
+	}
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP)))
+		return;
+	if (post)
+		post_drain(c, scratch, now_ms);
+	else
+		read_loop(c, scratch, now_ms);
+}
+
+void
+ing_camera_io(struct ing_watch *w, uint32_t events, int64_t now_ms, char *scratch)
+{
+	struct ing_camera *c = w->cam;
+	struct ing_conn *k = w->kind == ING_SOCK_POST ? &c->post : &c->rtsp;
+	bool ww = c->rtsp.want_write, pww = c->post.want_write;
+
+	if (w->kind == ING_SOCK_UDP) {
+		if (c->udp[w->index].fd >= 0 && c->phase >= PH_RTSP)
+			ing_udp_read(c, w->index, now_ms);
+		return;
+	}
+	if (k->fd < 0)
+		return; /* an event for a connection closed since */
+	conn_io(c, k, events, now_ms, scratch);
+	/* a read on one side may have sent on the other (a tunnel's answer
+	 * to the camera's request goes out on the POST side) */
+	rewatch(c, &c->rtsp, ww);
+	rewatch(c, &c->post, pww);
 }
 
 void
@@ -622,10 +788,30 @@ tick_resolving(struct ing_camera *c, int64_t now_ms)
 	connect_next(c, now_ms);
 }
 
+static void
+tick_playing(struct ing_camera *c, int64_t now_ms)
+{
+	if (now_ms - c->last_data_ms > c->cfg.timeout_ms) {
+		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "no packets for %lld s",
+		    (long long)(c->cfg.timeout_ms / 1000));
+		return;
+	}
+	if (now_ms >= c->next_keepalive_ms)
+		ing_session_keepalive(c, now_ms);
+	if (c->udp_buf != NULL && now_ms >= c->next_punch_ms) {
+		ing_udp_punch(c);
+		c->next_punch_ms = now_ms + 20000;
+	}
+	if (now_ms - c->last_status_ms >= STATUS_EVERY_MS) {
+		c->last_status_ms = now_ms;
+		ing_cam_publish(c);
+	}
+}
+
 void
 ing_camera_tick(struct ing_camera *c, int64_t now_ms, bool sync)
 {
-	bool ww = c->want_write;
+	bool ww = c->rtsp.want_write, pww = c->post.want_write;
 
 	ing_media_stats(c);
 	if (sync && c->nstreams > 0)
@@ -638,29 +824,17 @@ ing_camera_tick(struct ing_camera *c, int64_t now_ms, bool sync)
 	case PH_RESOLVING:
 		tick_resolving(c, now_ms);
 		return;
-	case PH_CONNECTING:
-	case PH_TLS:
-	case PH_RTSP:
+	case PH_PLAYING:
+		tick_playing(c, now_ms);
+		break;
+	default:
 		if (now_ms > c->deadline_ms)
 			ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, NULL, "check that the camera is on and not overloaded",
 			    "no answer within %lld s", (long long)(c->cfg.timeout_ms / 1000));
 		return;
-	case PH_PLAYING:
-		if (now_ms - c->last_data_ms > c->cfg.timeout_ms) {
-			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "no packets for %lld s",
-			    (long long)(c->cfg.timeout_ms / 1000));
-			return;
-		}
-		if (now_ms >= c->next_keepalive_ms)
-			ing_session_keepalive(c, now_ms);
-		if (now_ms - c->last_status_ms >= STATUS_EVERY_MS) {
-			c->last_status_ms = now_ms;
-			ing_cam_publish(c);
-		}
-		break;
 	}
-	if (c->fd >= 0 && c->want_write != ww)
-		ing_worker_watch(c->worker, c->fd, c->want_write, c);
+	rewatch(c, &c->rtsp, ww);
+	rewatch(c, &c->post, pww);
 }
 
 void
@@ -692,5 +866,6 @@ ing_camera_free(struct ing_camera *c)
 		OPENSSL_cleanse(c->in, c->in_cap);
 		free(c->in);
 	}
+	free(c->udp_buf);
 	free(c);
 }

@@ -102,18 +102,31 @@ struct ing_camera_config {
 struct ing_camera;
 struct ing_worker;
 
+/* Which of a camera's sockets an epoll event is for: the RTSP connection
+ * (in a tunnel, the GET side that brings responses and media), the
+ * tunnel's POST side (requests), or one of the UDP ports. Each lives as
+ * long as its camera, so a stale event after a socket closed only finds
+ * that socket closed. */
+enum ing_sock_kind { ING_SOCK_RTSP, ING_SOCK_POST, ING_SOCK_UDP };
+
+struct ing_watch {
+	struct ing_camera *cam;
+	enum ing_sock_kind kind;
+	int index; /* ING_SOCK_UDP: 2 * stream + (1 for RTCP) */
+};
+
 /* A camera, not yet running; takes ownership of cfg's pointers (user,
  * password, trust), even on failure. */
 nvr_err ing_camera_new(struct ing_camera_config *cfg, const struct ing_services *svc, struct ing_camera **out);
 
 /* Worker side (ingest/worker.c). */
 void ing_camera_start(struct ing_camera *c, struct ing_worker *w, int64_t now_ms);
-void ing_camera_io(struct ing_camera *c, uint32_t events, int64_t now_ms, char *scratch);
+void ing_camera_io(struct ing_watch *w, uint32_t events, int64_t now_ms, char *scratch);
 void ing_camera_tick(struct ing_camera *c, int64_t now_ms, bool sync);
-/* True (once) when the camera stopped reading with bytes still in its TLS
- * buffer, where epoll cannot see them: the worker must call
- * ing_camera_io() again without waiting. */
-bool ing_camera_take_again(struct ing_camera *c);
+/* When the camera stopped reading with bytes still in its TLS buffer,
+ * where epoll cannot see them, it asked the worker (ing_worker_again) for
+ * another turn: this gives it. */
+void ing_camera_again(struct ing_camera *c, int64_t now_ms, char *scratch);
 /* Ends the session (TEARDOWN, segments closed) and frees the camera. */
 void ing_camera_free(struct ing_camera *c);
 const nvr_uuid *ing_camera_id(const struct ing_camera *c);

@@ -20,17 +20,44 @@
 #define ING_IN_START 8192   /* receive buffer, grown up to ING_IN_MAX */
 #define ING_IN_MAX (65536 + 8192)
 #define ING_OUT_MAX 4096    /* one request at a time, held only until sent */
+#define ING_OUT_QUEUE 16384 /* bytes queued on a connection (base64 and a POST header) */
+#define ING_MAX_UDP (2 * ING_SDP_MAX_MEDIA)
+#define ING_UDP_SLOTS 16    /* datagrams per recvmmsg */
+#define ING_UDP_SLOT 4096   /* bytes per datagram: cameras send within the MTU */
 
 enum ing_phase {
 	PH_IDLE,       /* waiting to (re)connect */
 	PH_RESOLVING,  /* getaddrinfo_a running */
 	PH_CONNECTING, /* TCP connect in progress */
 	PH_TLS,        /* TLS handshake */
+	PH_TUNNEL_GET, /* tunnel: GET sent, waiting for "200 OK" */
+	PH_POST_CONNECTING, /* tunnel: the POST side's TCP connect */
+	PH_POST_TLS,   /* tunnel: the POST side's TLS handshake */
 	PH_RTSP,       /* requests until PLAY */
 	PH_PLAYING,    /* recording */
 };
 
 enum ing_step { ST_OPTIONS, ST_DESCRIBE, ST_SETUP, ST_PLAY, ST_KEEPALIVE, ST_TEARDOWN };
+
+/* One TCP (or TLS) connection to the camera, and the bytes waiting to go
+ * out on it. */
+struct ing_conn {
+	int fd;
+	SSL *ssl;
+	bool want_write;          /* the socket or SSL needs EPOLLOUT */
+	char *out;                /* what is being sent, or NULL */
+	size_t out_len, out_off;
+	struct ing_watch watch;
+};
+
+/* A UDP port of a stream (ING_TRANSPORT_UDP): index 2i is stream i's RTP,
+ * 2i + 1 its RTCP. */
+struct ing_udp {
+	int fd;
+	uint16_t port;            /* ours */
+	uint16_t server_port;     /* the camera's, from the SETUP answer */
+	struct ing_watch watch;
+};
 
 struct ing_stream {
 	char name[16];
@@ -68,16 +95,21 @@ struct ing_camera {
 	struct addrinfo hints;
 	struct addrinfo *ai, *ai_next;
 	bool ai_from_gai;         /* freed with freeaddrinfo either way */
-	int fd;
-	SSL *ssl;
-	bool want_write;          /* the socket or SSL needs EPOLLOUT */
+	struct sockaddr_storage peer; /* the address that answered */
+	socklen_t peer_len;
+	struct ing_conn rtsp;     /* RTSP; in a tunnel, the GET side */
+	struct ing_conn post;     /* the tunnel's POST side, or fd -1 */
+	bool tunnel;
+	char cookie[33];          /* the tunnel's x-sessioncookie */
+	char req_url[ING_SDP_MAX_URL]; /* the URL in RTSP requests */
+	struct ing_udp udp[ING_MAX_UDP];
+	uint8_t *udp_buf;         /* ING_UDP_SLOTS * ING_UDP_SLOT, while UDP */
+	int64_t next_punch_ms;    /* UDP: next NAT keep-alive */
 	char io_error[128];       /* why the last read or write failed */
 	bool again;               /* input left in the TLS buffer (read_loop) */
 	uint8_t *in;
 	size_t in_len, in_cap;
 	int64_t arrival_ns, arrival_us; /* of the bytes read last (realtime, monotonic) */
-	char *out;                /* the request being sent, or NULL */
-	size_t out_len, out_off;
 	/* RTSP */
 	enum ing_step step;
 	int cseq;
@@ -108,6 +140,25 @@ void ing_cam_fail(struct ing_camera *c, enum ing_cam_state st, int64_t now_ms, c
 void ing_cam_set_state(struct ing_camera *c, enum ing_cam_state st, const char *error);
 void ing_cam_publish(struct ing_camera *c);
 bool ing_cam_send(struct ing_camera *c, const char *buf, size_t len);
+bool ing_cam_conn_send(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t len);
+/* A request is still on its way out. */
+bool ing_cam_busy(const struct ing_camera *c);
+bool ing_cam_connected(const struct ing_camera *c);
+
+/* tunnel.c: RTSP over HTTP (the QuickTime scheme, "Internet mode") */
+bool ing_tunnel_send_get(struct ing_camera *c);
+bool ing_tunnel_send_post(struct ing_camera *c);
+/* The answer to the GET at the start of c->in: -1 incomplete, 0 done (its
+ * bytes removed from c->in), 1 refused (*why says). */
+int ing_tunnel_get_answer(struct ing_camera *c, const char **why, int *status);
+/* c->out for the POST side: the request in base64. */
+bool ing_tunnel_send(struct ing_camera *c, const char *buf, size_t len);
+
+/* udp.c: RTP and RTCP over UDP */
+nvr_err ing_udp_open(struct ing_camera *c, int stream, const char **why);
+void ing_udp_read(struct ing_camera *c, int index, int64_t now_ms);
+void ing_udp_punch(struct ing_camera *c);
+void ing_udp_close(struct ing_camera *c);
 
 /* session.c */
 void ing_session_begin(struct ing_camera *c, int64_t now_ms);

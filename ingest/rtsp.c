@@ -410,3 +410,12 @@ ing_rtsp_request_url(const char *url, const struct ing_rtsp_url *u, char *out, s
 		    u->port, u->path);
 	return n >= 0 && (size_t)n < size ? NVR_OK : NVR_ERR_TOOBIG;
 }
+
+bool
+ing_rtsp_url_tls(const char *url)
+{
+	struct ing_rtsp_url u;
+	const char *why;
+
+	return ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
+}

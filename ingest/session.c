@@ -39,9 +39,9 @@ step_uri(struct ing_camera *c)
 	case ST_PLAY:
 	case ST_KEEPALIVE:
 	case ST_TEARDOWN:
-		return c->base[0] ? c->base : c->cfg.url;
+		return c->base[0] ? c->base : c->req_url;
 	default:
-		return c->cfg.url;
+		return c->req_url;
 	}
 }
 
@@ -64,22 +64,38 @@ auth_line(struct ing_camera *c, const char *method, const char *uri, char *out, 
 	return (size_t)snprintf(out, size, "Authorization: %s\r\n", hdr) < size;
 }
 
-/* The headers specific to a step. */
-static void
-step_headers(struct ing_camera *c, char *out, size_t size)
+/* The SETUP's Transport: interleaved on the connection (in a tunnel too),
+ * or our two UDP ports, opened now. The profile is what the camera
+ * offered: SAVP, or AVP for a camera marked plain. */
+static bool
+setup_transport(struct ing_camera *c, char *out, size_t size, const char **why)
 {
-	const struct ing_stream *s;
+	const struct ing_stream *s = &c->streams[c->setup_i];
+	const char *profile = c->cfg.plain_rtp ? "AVP" : "SAVP";
 
-	out[0] = '\0';
-	if (c->step == ST_DESCRIBE) {
-		snprintf(out, size, "Accept: application/sdp\r\n");
-	} else if (c->step == ST_SETUP) {
-		s = &c->streams[c->setup_i];
-		snprintf(out, size, "Transport: RTP/%s/TCP;unicast;interleaved=%u-%u\r\n", c->cfg.plain_rtp ? "AVP" : "SAVP",
-		    s->rtp_ch, s->rtcp_ch);
-	} else if (c->step == ST_PLAY) {
-		snprintf(out, size, "Range: npt=0.000-\r\n");
+	if (c->cfg.transport != ING_TRANSPORT_UDP || c->tunnel) {
+		snprintf(out, size, "Transport: RTP/%s/TCP;unicast;interleaved=%u-%u\r\n", profile, s->rtp_ch, s->rtcp_ch);
+		return true;
 	}
+	if (ing_udp_open(c, c->setup_i, why) != NVR_OK)
+		return false;
+	snprintf(out, size, "Transport: RTP/%s;unicast;client_port=%u-%u\r\n", profile, c->udp[2 * c->setup_i].port,
+	    c->udp[2 * c->setup_i + 1].port);
+	return true;
+}
+
+/* The headers specific to a step. */
+static bool
+step_headers(struct ing_camera *c, char *out, size_t size, const char **why)
+{
+	out[0] = '\0';
+	if (c->step == ST_DESCRIBE)
+		snprintf(out, size, "Accept: application/sdp\r\n");
+	else if (c->step == ST_SETUP)
+		return setup_transport(c, out, size, why);
+	else if (c->step == ST_PLAY)
+		snprintf(out, size, "Range: npt=0.000-\r\n");
+	return true;
 }
 
 /* Sends the request of the current step. */
@@ -87,14 +103,17 @@ static void
 send_step(struct ing_camera *c, int64_t now_ms)
 {
 	char req[ING_OUT_MAX], auth[1100], extra[256], sess[160] = "";
-	const char *method = step_method(c->step), *uri = step_uri(c);
+	const char *method = step_method(c->step), *uri = step_uri(c), *why = NULL;
 	int n;
 
 	if (c->step == ST_KEEPALIVE && !c->has_get_parameter)
 		method = "OPTIONS"; /* the keep-alive RFC 2326 10.1 allows */
 	if (c->session[0] != '\0')
 		snprintf(sess, sizeof(sess), "Session: %s\r\n", c->session);
-	step_headers(c, extra, sizeof(extra));
+	if (!step_headers(c, extra, sizeof(extra), &why)) {
+		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, why, NULL, "cannot set up UDP for the stream");
+		return;
+	}
 	if (!auth_line(c, method, uri, auth, sizeof(auth))) {
 		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "cannot compute the Authorization header");
 		return;
@@ -168,7 +187,7 @@ after_describe(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t now_m
 
 	if (base == NULL)
 		base = ing_rtsp_header(m, "Content-Location");
-	snprintf(c->base, sizeof(c->base), "%s", base ? base : c->cfg.url);
+	snprintf(c->base, sizeof(c->base), "%s", base ? base : c->req_url);
 	if ((c->sdp = calloc(1, sizeof(*c->sdp))) == NULL) {
 		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "out of memory");
 		return;
@@ -185,21 +204,51 @@ after_describe(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t now_m
 	send_step(c, now_ms);
 }
 
-/* Takes the channels the camera chose ("interleaved=2-3") and, the first
- * time, the session id and timeout. */
+/* A "name=a-b" (or "name=a") parameter of a Transport header: true if
+ * present and within 0 .. max; b is a + 1 when absent. */
+static bool
+transport_range(const char *tr, const char *name, long max, long *a, long *b)
+{
+	size_t n = strlen(name);
+	const char *p = tr, *end;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == tr || p[-1] == ';') && p[n] == '=')
+			break;
+		p += n;
+	}
+	if (p == NULL || !nvr_parse_num(p + n + 1, &end, 0, max, a))
+		return false;
+	*b = *a + 1;
+	return *end != '-' || nvr_parse_num(end + 1, NULL, 0, max, b);
+}
+
+/* Takes the channels the camera chose ("interleaved=2-3"), or for UDP the
+ * camera's ports ("server_port=6970-6971"), and, the first time, the
+ * session id and timeout. */
 static bool
 after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why)
 {
-	const char *tr = ing_rtsp_header(m, "Transport"), *sess = ing_rtsp_header(m, "Session"), *il, *p;
+	const char *tr = ing_rtsp_header(m, "Transport"), *sess = ing_rtsp_header(m, "Session");
 	struct ing_stream *s = &c->streams[c->setup_i];
+	bool udp = c->cfg.transport == ING_TRANSPORT_UDP && !c->tunnel;
 	long a, b;
 
 	if (sess == NULL || ing_rtsp_parse_session(sess, c->session, sizeof(c->session), &c->session_timeout) != NVR_OK) {
 		*why = "SETUP answer without a valid Session header";
 		return false;
 	}
-	if (tr != NULL && (il = strstr(tr, "interleaved=")) != NULL && nvr_parse_num(il + 12, &p, 0, 255, &a) &&
-	    *p == '-' && nvr_parse_num(p + 1, NULL, 0, 255, &b)) {
+	if (udp) {
+		if (tr == NULL || strstr(tr, "/TCP") != NULL || !transport_range(tr, "server_port", 65535, &a, &b) ||
+		    a == 0 || b == 0 || b > 65535) {
+			*why = "the camera did not answer SETUP with UDP server ports (is UDP off on the camera? transport tcp works through firewalls)";
+			return false;
+		}
+		c->udp[2 * c->setup_i].server_port = (uint16_t)a;
+		c->udp[2 * c->setup_i + 1].server_port = (uint16_t)b;
+		return true;
+	}
+	if (tr != NULL && transport_range(tr, "interleaved", 255, &a, &b) && b <= 255) {
 		s->rtp_ch = (uint8_t)a;
 		s->rtcp_ch = (uint8_t)b;
 	}
@@ -226,9 +275,11 @@ start_playing(struct ing_camera *c, int64_t now_ms)
 		free(c->sdp);
 		c->sdp = NULL;
 	}
-	nvr_log(NVR_LOG_NOTICE, "camera %s: recording %d stream%s (%s%s, %s)", c->cfg.name, c->nstreams,
-	    c->nstreams == 1 ? "" : "s", c->url.tls ? "RTSPS, " : "", ing_srtp_suite_name(c->streams[0].suite),
-	    c->streams[0].name);
+	c->next_punch_ms = now_ms + 20000;
+	nvr_log(NVR_LOG_NOTICE, "camera %s: recording %d stream%s (%s%s, %s, %s)", c->cfg.name, c->nstreams,
+	    c->nstreams == 1 ? "" : "s", c->url.tls ? "RTSPS" : "RTSP",
+	    c->tunnel ? (c->url.tls ? " over HTTPS" : " over HTTP") : c->udp_buf != NULL ? ", UDP" : ", TCP",
+	    ing_srtp_suite_name(c->streams[0].suite), c->streams[0].name);
 	ing_cam_set_state(c, ING_CAM_RECORDING, NULL);
 }
 
@@ -276,6 +327,8 @@ ing_session_response(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t
 			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, why, NULL, "cannot set up the stream");
 			return;
 		}
+		if (c->udp_buf != NULL)
+			ing_udp_punch(c); /* open the NAT's way in before the camera sends */
 		if (++c->setup_i < c->nstreams) {
 			send_step(c, now_ms);
 		} else {
@@ -297,7 +350,7 @@ ing_session_keepalive(struct ing_camera *c, int64_t now_ms)
 {
 	int64_t half = (int64_t)c->session_timeout * 1000 / 2;
 
-	if (c->out_len != 0)
+	if (ing_cam_busy(c))
 		return; /* a request is still on its way: try at the next tick */
 	c->step = ST_KEEPALIVE;
 	send_step(c, now_ms);
@@ -308,7 +361,7 @@ ing_session_keepalive(struct ing_camera *c, int64_t now_ms)
 void
 ing_session_teardown(struct ing_camera *c)
 {
-	if (c->out_len != 0 || c->fd < 0)
+	if (ing_cam_busy(c) || !ing_cam_connected(c))
 		return;
 	c->step = ST_TEARDOWN;
 	send_step(c, 0);

@@ -60,9 +60,9 @@ struct ing_worker {
 };
 
 nvr_err
-ing_worker_watch(struct ing_worker *w, int fd, bool want_write, struct ing_camera *c)
+ing_worker_watch(struct ing_worker *w, int fd, bool want_write, struct ing_watch *watch)
 {
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u), .data.ptr = c };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | (want_write ? EPOLLOUT : 0u), .data.ptr = watch };
 
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, fd, &ev) == 0)
 		return NVR_OK;
@@ -191,10 +191,8 @@ static void
 run_again(struct ing_worker *w, int64_t now_ms)
 {
 	w->again = false;
-	for (struct cam_node *n = w->cams; n != NULL; n = n->next) {
-		if (ing_camera_take_again(n->c))
-			ing_camera_io(n->c, EPOLLIN, now_ms, w->scratch);
-	}
+	for (struct cam_node *n = w->cams; n != NULL; n = n->next)
+		ing_camera_again(n->c, now_ms, w->scratch);
 }
 
 /* Timeouts and keep-alives for every camera; the storage sync for the

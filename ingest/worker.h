@@ -32,11 +32,13 @@ size_t ing_worker_load(struct ing_worker *w);
  * thread and frees the worker. */
 void ing_worker_stop(struct ing_worker *w);
 
-/* For cameras, on the worker thread: epoll interest in fd. */
-nvr_err ing_worker_watch(struct ing_worker *w, int fd, bool want_write, struct ing_camera *c);
+/* For cameras, on the worker thread: epoll interest in fd, whose events
+ * come back to ing_camera_io() with that watch (which must outlive the
+ * interest). */
+nvr_err ing_worker_watch(struct ing_worker *w, int fd, bool want_write, struct ing_watch *watch);
 void ing_worker_unwatch(struct ing_worker *w, int fd);
 /* A camera of this worker has buffered input to read (see
- * ing_camera_take_again); worker thread only. */
+ * ing_camera_again); worker thread only. */
 void ing_worker_again(struct ing_worker *w);
 
 #endif

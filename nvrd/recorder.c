@@ -235,7 +235,7 @@ camera_config(struct nvr_recorder *r, const struct stg_camera *sc, struct ing_ca
 		}
 		cfg->password = (char *)pw;
 	}
-	if (strncmp(sc->url, "rtsps", 5) == 0) {
+	if (ing_rtsp_url_tls(sc->url)) {
 		rc = ing_tls_trust_new(sc->tls_ca_pem, sc->has_pin ? sc->pin : NULL, &cfg->trust);
 		if (rc != NVR_OK) {
 			nvr_log(NVR_LOG_ERROR, "camera %s: its CA bundle holds no usable certificate", sc->name);
