@@ -419,3 +419,22 @@ ing_rtsp_url_tls(const char *url)
 
 	return ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
 }
+
+bool
+ing_rtsp_transport_range(const char *value, const char *name, long max, long *a, long *b)
+{
+	size_t n = strlen(name);
+	const char *p = value, *end;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == value || p[-1] == ';') && p[n] == '=')
+			break;
+		p += n;
+	}
+	if (p == NULL || !nvr_parse_num(p + n + 1, &end, 0, max, a))
+		return false;
+	*b = *a + 1;
+	if (*end == '-')
+		return nvr_parse_num(end + 1, NULL, 0, max, b);
+	return *b <= max;
+}

@@ -73,6 +73,10 @@ const char *ing_rtsp_header(const struct ing_rtsp_msg *msg, const char *name);
  * - 1 bytes) and the timeout in seconds (60 if absent). */
 nvr_err ing_rtsp_parse_session(const char *value, char *id, size_t idsize, int *timeout);
 
+/* A "name=a-b" (or "name=a") parameter of a Transport header value: true
+ * if present with a and b within 0 .. max; b is a + 1 when absent. */
+bool ing_rtsp_transport_range(const char *value, const char *name, long max, long *a, long *b);
+
 /* Parses the "Public:" list of methods: true if method is in it. */
 bool ing_rtsp_public_has(const char *value, const char *method);
 

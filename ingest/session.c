@@ -204,25 +204,6 @@ after_describe(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t now_m
 	send_step(c, now_ms);
 }
 
-/* A "name=a-b" (or "name=a") parameter of a Transport header: true if
- * present and within 0 .. max; b is a + 1 when absent. */
-static bool
-transport_range(const char *tr, const char *name, long max, long *a, long *b)
-{
-	size_t n = strlen(name);
-	const char *p = tr, *end;
-
-	while ((p = strstr(p, name)) != NULL) {
-		if ((p == tr || p[-1] == ';') && p[n] == '=')
-			break;
-		p += n;
-	}
-	if (p == NULL || !nvr_parse_num(p + n + 1, &end, 0, max, a))
-		return false;
-	*b = *a + 1;
-	return *end != '-' || nvr_parse_num(end + 1, NULL, 0, max, b);
-}
-
 /* Takes the channels the camera chose ("interleaved=2-3"), or for UDP the
  * camera's ports ("server_port=6970-6971"), and, the first time, the
  * session id and timeout. */
@@ -239,7 +220,7 @@ after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why
 		return false;
 	}
 	if (udp) {
-		if (tr == NULL || strstr(tr, "/TCP") != NULL || !transport_range(tr, "server_port", 65535, &a, &b) ||
+		if (tr == NULL || strstr(tr, "/TCP") != NULL || !ing_rtsp_transport_range(tr, "server_port", 65535, &a, &b) ||
 		    a == 0 || b == 0 || b > 65535) {
 			*why = "the camera did not answer SETUP with UDP server ports (is UDP off on the camera? transport tcp works through firewalls)";
 			return false;
@@ -248,7 +229,7 @@ after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why
 		c->udp[2 * c->setup_i + 1].server_port = (uint16_t)b;
 		return true;
 	}
-	if (tr != NULL && transport_range(tr, "interleaved", 255, &a, &b) && b <= 255) {
+	if (tr != NULL && ing_rtsp_transport_range(tr, "interleaved", 255, &a, &b) && b <= 255) {
 		s->rtp_ch = (uint8_t)a;
 		s->rtcp_ch = (uint8_t)b;
 	}

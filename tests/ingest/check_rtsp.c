@@ -14,6 +14,7 @@
 
 #include "ingest/digest.h"
 #include "ingest/rtsp.h"
+#include "ingest/tunnel.h"
 #include "ingest/sdp.h"
 #include "nvrd/encode.h"
 #include "tests/harness/run.h"
@@ -134,6 +135,56 @@ START_TEST(server_request_and_values)
 	ck_assert_int_eq(ing_rtsp_parse_session(";timeout=3", id, sizeof(id), &t), NVR_ERR_INVAL);
 	ck_assert(ing_rtsp_public_has("OPTIONS, DESCRIBE, GET_PARAMETER, PLAY", "GET_PARAMETER"));
 	ck_assert(!ing_rtsp_public_has("OPTIONS, GET_PARAMETERS", "GET_PARAMETER"));
+}
+END_TEST
+
+START_TEST(tunnel_answers)
+{
+	static const char ok[] = "HTTP/1.0 200 OK\r\nContent-Type: application/x-rtsp-tunnelled\r\n\r\nRTSP/1.0 200 OK\r\n";
+	const char *why = NULL;
+	size_t used;
+	int st;
+
+	/* whole head: consumed up to the RTSP that follows */
+	ck_assert_int_eq(ing_tunnel_parse_answer((const uint8_t *)ok, strlen(ok), &used, &st, &why), NVR_OK);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(ok + used, "RTSP/1.0 200 OK\r\n");
+	/* any cut of it: more is needed */
+	for (size_t n = 0; n < used; n++) {
+		ck_assert_int_eq(ing_tunnel_parse_answer((const uint8_t *)ok, n, &used, &st, &why), NVR_OK);
+		ck_assert_uint_eq(used, 0);
+		used = strlen(ok) - strlen("RTSP/1.0 200 OK\r\n");
+	}
+	ck_assert_int_eq(ing_tunnel_parse_answer((const uint8_t *)"HTTP/1.1 401 Unauthorized\n\n", 27, &used, &st, &why),
+	    NVR_OK);
+	ck_assert_int_eq(st, 401);
+	ck_assert_uint_eq(used, 27);
+	/* an RTSP server on an https:// URL answers in RTSP, not HTTP */
+	ck_assert_int_eq(ing_tunnel_parse_answer((const uint8_t *)"RTSP/1.0 400 Bad Request\r\n\r\n", 28, &used, &st, &why),
+	    NVR_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "not HTTP/1.x"));
+	ck_assert_int_eq(ing_tunnel_parse_answer((const uint8_t *)"HTTP/1.0 2000 OK\r\n\r\n", 21, &used, &st, &why),
+	    NVR_ERR_INVAL);
+}
+END_TEST
+
+START_TEST(transport_params)
+{
+	long a, b;
+
+	ck_assert(ing_rtsp_transport_range("RTP/SAVP;unicast;client_port=5000-5001;server_port=6970-6971;ssrc=1", "server_port",
+	    65535, &a, &b));
+	ck_assert_int_eq(a, 6970);
+	ck_assert_int_eq(b, 6971);
+	ck_assert(ing_rtsp_transport_range("RTP/AVP;unicast;server_port=7000", "server_port", 65535, &a, &b));
+	ck_assert_int_eq(b, 7001);
+	/* a name inside another parameter is not the parameter */
+	ck_assert(!ing_rtsp_transport_range("RTP/AVP;x_server_port=1-2", "server_port", 65535, &a, &b));
+	ck_assert(!ing_rtsp_transport_range("RTP/AVP;server_port=70000-70001", "server_port", 65535, &a, &b));
+	ck_assert(!ing_rtsp_transport_range("RTP/AVP/TCP;interleaved=255", "interleaved", 255, &a, &b));
+	ck_assert(ing_rtsp_transport_range("RTP/AVP/TCP;interleaved=2-3", "interleaved", 255, &a, &b));
+	ck_assert_int_eq(a, 2);
+	ck_assert_int_eq(b, 3);
 }
 END_TEST
 
@@ -403,6 +454,8 @@ main(int argc, char **argv)
 	tcase_add_test(tc, malformed_refused);
 	tcase_add_test(tc, server_request_and_values);
 	tcase_add_test(tc, urls);
+	tcase_add_test(tc, tunnel_answers);
+	tcase_add_test(tc, transport_params);
 	tcase_add_test(tc, digest_rfc7616_example);
 	tcase_add_test(tc, basic_only_when_allowed);
 	tcase_add_test(tc, challenges_malformed);
