@@ -352,24 +352,13 @@ connect_post(struct ing_camera *c, int64_t now_ms)
 	c->deadline_ms = now_ms + c->cfg.timeout_ms;
 }
 
-/* The thread's OpenSSL error queue is shared by every connection this
- * worker serves: SSL_get_error() reads it, so an error another camera left
- * there would fail this one. It must be empty before each SSL call; it
- * almost always is, and peeking is cheaper than clearing. */
-static void
-clear_errors(void)
-{
-	if (ERR_peek_error() != 0)
-		ERR_clear_error();
-}
-
 static void
 tls_step(struct ing_camera *c, struct ing_conn *k, int64_t now_ms)
 {
 	char detail[384], err[160];
 	int r;
 
-	clear_errors();
+	ing_ssl_clear_errors();
 	r = SSL_do_handshake(k->ssl);
 	if (r == 1) {
 		k->want_write = false;
@@ -398,130 +387,7 @@ tls_step(struct ing_camera *c, struct ing_conn *k, int64_t now_ms)
 	ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, err, NULL, "TLS handshake failed");
 }
 
-/* ---- bytes in and out ------------------------------------------------------------ */
-
-/* Says why a read or write failed, into c->io_error (errno or OpenSSL's
- * reason), for the camera's last error. */
-static void
-note_io_error(struct ing_camera *c, int ssl_error)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	if (ssl_error == SSL_ERROR_SYSCALL && e == 0)
-		snprintf(c->io_error, sizeof(c->io_error), "%s", errno ? strerror(errno) : "unexpected end of the TLS stream");
-	else if (e != 0)
-		ERR_error_string_n(e, c->io_error, sizeof(c->io_error));
-	else
-		snprintf(c->io_error, sizeof(c->io_error), "%s", strerror(errno));
-	ERR_clear_error();
-}
-
-/* >0 bytes, 0 end of stream, -1 would block, -2 error (c->io_error says) */
-static ssize_t
-conn_read(struct ing_camera *c, struct ing_conn *k, uint8_t *buf, size_t n)
-{
-	ssize_t r;
-	int e;
-
-	if (k->ssl == NULL) {
-		r = read(k->fd, buf, n);
-		if (r < 0 && errno != EAGAIN && errno != EINTR)
-			note_io_error(c, SSL_ERROR_SYSCALL);
-		return r < 0 ? (errno == EAGAIN || errno == EINTR ? -1 : -2) : r;
-	}
-	clear_errors(); /* see tls_step() */
-	r = SSL_read(k->ssl, buf, (int)n);
-	if (r > 0)
-		return r;
-	e = SSL_get_error(k->ssl, (int)r);
-	if (e == SSL_ERROR_WANT_READ)
-		return -1;
-	if (e == SSL_ERROR_WANT_WRITE) {
-		k->want_write = true;
-		return -1;
-	}
-	if (e == SSL_ERROR_ZERO_RETURN)
-		return 0;
-	note_io_error(c, e);
-	return -2;
-}
-
-/* >0 bytes, 0 would block, -1 error (c->io_error says) */
-static ssize_t
-conn_write(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t n)
-{
-	ssize_t r;
-	int e;
-
-	if (k->ssl == NULL) {
-		r = send(k->fd, buf, n, MSG_NOSIGNAL);
-		if (r < 0 && errno != EAGAIN && errno != EINTR)
-			note_io_error(c, SSL_ERROR_SYSCALL);
-		return r < 0 ? (errno == EAGAIN || errno == EINTR ? 0 : -1) : r;
-	}
-	clear_errors(); /* see tls_step() */
-	r = SSL_write(k->ssl, buf, (int)n);
-	if (r > 0)
-		return r;
-	e = SSL_get_error(k->ssl, (int)r);
-	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-		return 0;
-	note_io_error(c, e);
-	return -1;
-}
-
-static bool
-flush_out(struct ing_camera *c, struct ing_conn *k)
-{
-	while (k->out_off < k->out_len) {
-		ssize_t n = conn_write(c, k, k->out + k->out_off, k->out_len - k->out_off);
-		if (n < 0)
-			return false;
-		if (n == 0) {
-			k->want_write = true;
-			return true;
-		}
-		k->out_off += (size_t)n;
-	}
-	free(k->out);
-	k->out = NULL;
-	k->out_len = k->out_off = 0;
-	k->want_write = false;
-	return true;
-}
-
-/* Queues buf (copied) on k, after what still waits there, and sends what
- * the socket takes now. At most ING_OUT_QUEUE bytes wait: the session
- * sends one request at a time, so only a tunnel's POST header and its
- * first request ever queue together. */
-bool
-ing_cam_conn_send(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t len)
-{
-	char *p;
-
-	if (k->fd < 0 || len > ING_OUT_QUEUE - k->out_len || (p = realloc(k->out, k->out_len + len)) == NULL)
-		return false;
-	memcpy(p + k->out_len, buf, len);
-	k->out = p;
-	k->out_len += len;
-	return flush_out(c, k);
-}
-
-/* Sends an RTSP message: on the connection, or base64 on the tunnel's
- * POST side. */
-bool
-ing_cam_send(struct ing_camera *c, const char *buf, size_t len)
-{
-	if (len > ING_OUT_MAX)
-		return false;
-	return c->tunnel ? ing_tunnel_send(c, buf, len) : ing_cam_conn_send(c, &c->rtsp, buf, len);
-}
-
-bool
-ing_cam_busy(const struct ing_camera *c)
-{
-	return (c->tunnel ? c->post.out_len : c->rtsp.out_len) != 0;
-}
+/* ---- bytes in ------------------------------------------------------------------- */
 
 /* A request from the server (rare: ANNOUNCE, GET_PARAMETER): polite
  * refusal, except keep-alives, which are answered. */
@@ -624,7 +490,7 @@ read_loop(struct ing_camera *c, char *scratch, int64_t now_ms)
 			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "out of memory for the receive buffer");
 			return;
 		}
-		ssize_t n = conn_read(c, &c->rtsp, c->in + c->in_len, c->in_cap - c->in_len);
+		ssize_t n = ing_conn_read(c, &c->rtsp, c->in + c->in_len, c->in_cap - c->in_len);
 		if (n == -1)
 			return;
 		if (n == 0 || n == -2) {
@@ -654,7 +520,7 @@ static void
 post_drain(struct ing_camera *c, char *scratch, int64_t now_ms)
 {
 	for (int i = 0; i < 16; i++) {
-		ssize_t n = conn_read(c, &c->post, (uint8_t *)scratch, ING_RTSP_SCRATCH);
+		ssize_t n = ing_conn_read(c, &c->post, (uint8_t *)scratch, ING_RTSP_SCRATCH);
 		if (n == -1)
 			return;
 		if (n <= 0) {
@@ -727,7 +593,7 @@ conn_io(struct ing_camera *c, struct ing_conn *k, uint32_t events, int64_t now_m
 	}
 	if (c->phase < (post ? PH_RTSP : PH_TUNNEL_GET))
 		return;
-	if ((events & EPOLLOUT) && !flush_out(c, k)) {
+	if ((events & EPOLLOUT) && !ing_conn_flush(c, k)) {
 		ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send to the camera");
 		return;
 	}
@@ -792,8 +658,10 @@ static void
 tick_playing(struct ing_camera *c, int64_t now_ms)
 {
 	if (now_ms - c->last_data_ms > c->cfg.timeout_ms) {
-		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL, NULL, "no packets for %lld s",
-		    (long long)(c->cfg.timeout_ms / 1000));
+		/* over UDP, silence is most often a firewall or NAT on the way */
+		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL,
+		    c->udp_buf != NULL ? "UDP from the camera may be blocked on the way; transport tcp avoids that" : NULL,
+		    "no packets for %lld s", (long long)(c->cfg.timeout_ms / 1000));
 		return;
 	}
 	if (now_ms >= c->next_keepalive_ms)

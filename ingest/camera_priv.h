@@ -8,6 +8,7 @@
 #define NVR_ING_CAMERA_PRIV_H
 
 #include <netdb.h>
+#include <sys/types.h>
 
 #include <openssl/ssl.h>
 
@@ -75,63 +76,62 @@ struct ing_stream {
 	bool aead;
 };
 
+/* Fields go by size (pointers and 64-bit values, structures, ints,
+ * bools, character arrays), so that the many cameras of a big recorder
+ * carry little padding. */
 struct ing_camera {
-	struct ing_camera_config cfg;
-	struct ing_services svc;
-	struct ing_rtsp_url url;
 	struct ing_worker *worker;
-	enum ing_phase phase;
 	int64_t deadline_ms;      /* the current phase or request times out */
 	int64_t next_attempt_ms;  /* PH_IDLE */
 	int64_t recording_since_ms;
 	int64_t last_data_ms;
 	int64_t next_keepalive_ms;
 	int64_t last_status_ms;
-	struct nvr_backoff backoff;
-	/* connection */
-	struct gaicb gai;
-	struct gaicb *gai_list[1];
-	char port_str[8];
-	struct addrinfo hints;
-	struct addrinfo *ai, *ai_next;
-	bool ai_from_gai;         /* freed with freeaddrinfo either way */
-	struct sockaddr_storage peer; /* the address that answered */
-	socklen_t peer_len;
-	struct ing_conn rtsp;     /* RTSP; in a tunnel, the GET side */
-	struct ing_conn post;     /* the tunnel's POST side, or fd -1 */
-	bool tunnel;
-	char cookie[33];          /* the tunnel's x-sessioncookie */
-	char req_url[ING_SDP_MAX_URL]; /* the URL in RTSP requests */
-	struct ing_udp udp[ING_MAX_UDP];
-	uint8_t *udp_buf;         /* ING_UDP_SLOTS * ING_UDP_SLOT, while UDP */
 	int64_t next_punch_ms;    /* UDP: next NAT keep-alive */
-	char io_error[128];       /* why the last read or write failed */
-	bool again;               /* input left in the TLS buffer (read_loop) */
+	struct gaicb *gai_list[1];
+	struct addrinfo *ai, *ai_next;
+	uint8_t *udp_buf;         /* ING_UDP_SLOTS * ING_UDP_SLOT, while UDP */
 	uint8_t *in;
 	size_t in_len, in_cap;
 	int64_t arrival_ns, arrival_us; /* of the bytes read last (realtime, monotonic) */
-	/* RTSP */
+	const char *last_method;
+	struct ing_sdp *sdp;      /* between DESCRIBE and PLAY; wiped */
+	struct ing_stream *streams; /* nstreams of them, from the SDP */
+	uint64_t pend_rtp, pend_rtcp, pend_bytes; /* not yet added to stg_stats */
+	struct nvr_backoff backoff;
+	struct addrinfo hints;
+	struct ing_services svc;
+	struct gaicb gai;
+	struct ing_conn rtsp;     /* RTSP; in a tunnel, the GET side */
+	struct ing_conn post;     /* the tunnel's POST side, or fd -1 */
+	struct sockaddr_storage peer; /* the address that answered */
+	struct ing_udp udp[ING_MAX_UDP];
+	struct ing_cam_status status;
+	struct ing_camera_config cfg;
+	enum ing_phase phase;
+	socklen_t peer_len;
 	enum ing_step step;
 	int cseq;
 	int setup_i;
-	char session[128];
 	int session_timeout;
-	bool has_get_parameter;
-	char base[ING_SDP_MAX_URL];
-	struct ing_auth_challenge auth;
-	bool have_auth;
 	int auth_attempts;
 	uint32_t nc;
-	char last_uri[ING_SDP_MAX_URL];
-	const char *last_method;
-	struct ing_sdp *sdp;      /* between DESCRIBE and PLAY; wiped */
-	/* media */
 	int nstreams;
-	struct ing_stream *streams; /* nstreams of them, from the SDP */
-	/* status */
-	struct ing_cam_status status;
-	uint64_t pend_rtp, pend_rtcp, pend_bytes; /* not yet added to stg_stats */
-	char warned[8];           /* forged/replayed warnings already logged */
+	struct ing_auth_challenge auth;
+	struct ing_rtsp_url url;
+	bool ai_from_gai;         /* freed with freeaddrinfo either way */
+	bool tunnel;
+	bool again;               /* input left in the TLS buffer (read_loop) */
+	bool has_get_parameter;
+	bool have_auth;
+	char port_str[8];
+	char warned[8];           /* forged/replayed/UDP warnings already logged */
+	char cookie[33];          /* the tunnel's x-sessioncookie */
+	char io_error[128];       /* why the last read or write failed */
+	char session[128];
+	char req_url[ING_SDP_MAX_URL]; /* the URL in RTSP requests */
+	char base[ING_SDP_MAX_URL];
+	char last_uri[ING_SDP_MAX_URL];
 };
 
 /* camera.c */
@@ -139,11 +139,18 @@ void ing_cam_fail(struct ing_camera *c, enum ing_cam_state st, int64_t now_ms, c
     const char *hint, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void ing_cam_set_state(struct ing_camera *c, enum ing_cam_state st, const char *error);
 void ing_cam_publish(struct ing_camera *c);
-bool ing_cam_send(struct ing_camera *c, const char *buf, size_t len);
+bool ing_cam_connected(const struct ing_camera *c);
+
+/* conn.c */
+void ing_ssl_clear_errors(void);
+/* >0 bytes, 0 end of stream, -1 would block, -2 error (c->io_error says) */
+ssize_t ing_conn_read(struct ing_camera *c, struct ing_conn *k, uint8_t *buf, size_t n);
+/* Sends what waits on k: false on an error (c->io_error says). */
+bool ing_conn_flush(struct ing_camera *c, struct ing_conn *k);
 bool ing_cam_conn_send(struct ing_camera *c, struct ing_conn *k, const char *buf, size_t len);
+bool ing_cam_send(struct ing_camera *c, const char *buf, size_t len);
 /* A request is still on its way out. */
 bool ing_cam_busy(const struct ing_camera *c);
-bool ing_cam_connected(const struct ing_camera *c);
 
 /* tunnel.c: RTSP over HTTP (the QuickTime scheme, "Internet mode") */
 bool ing_tunnel_send_get(struct ing_camera *c);

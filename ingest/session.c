@@ -72,6 +72,7 @@ setup_transport(struct ing_camera *c, char *out, size_t size, const char **why)
 {
 	const struct ing_stream *s = &c->streams[c->setup_i];
 	const char *profile = c->cfg.plain_rtp ? "AVP" : "SAVP";
+	size_t u = 2 * (size_t)c->setup_i;
 
 	if (c->cfg.transport != ING_TRANSPORT_UDP || c->tunnel) {
 		snprintf(out, size, "Transport: RTP/%s/TCP;unicast;interleaved=%u-%u\r\n", profile, s->rtp_ch, s->rtcp_ch);
@@ -79,8 +80,7 @@ setup_transport(struct ing_camera *c, char *out, size_t size, const char **why)
 	}
 	if (ing_udp_open(c, c->setup_i, why) != NVR_OK)
 		return false;
-	snprintf(out, size, "Transport: RTP/%s;unicast;client_port=%u-%u\r\n", profile, c->udp[2 * c->setup_i].port,
-	    c->udp[2 * c->setup_i + 1].port);
+	snprintf(out, size, "Transport: RTP/%s;unicast;client_port=%u-%u\r\n", profile, c->udp[u].port, c->udp[u + 1].port);
 	return true;
 }
 
@@ -225,8 +225,8 @@ after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why
 			*why = "the camera did not answer SETUP with UDP server ports (is UDP off on the camera? transport tcp works through firewalls)";
 			return false;
 		}
-		c->udp[2 * c->setup_i].server_port = (uint16_t)a;
-		c->udp[2 * c->setup_i + 1].server_port = (uint16_t)b;
+		c->udp[2 * (size_t)c->setup_i].server_port = (uint16_t)a;
+		c->udp[2 * (size_t)c->setup_i + 1].server_port = (uint16_t)b;
 		return true;
 	}
 	if (tr != NULL && ing_rtsp_transport_range(tr, "interleaved", 255, &a, &b) && b <= 255) {

@@ -93,7 +93,7 @@ ing_tunnel_send_get(struct ing_camera *c)
 	m = snprintf(head + n, sizeof(head) - (size_t)n, "Accept: application/x-rtsp-tunnelled\r\n\r\n");
 	if (m < 0 || (size_t)m >= sizeof(head) - (size_t)n)
 		return false;
-	return ing_cam_conn_send(c, &c->rtsp, head, (size_t)(n + m));
+	return ing_cam_conn_send(c, &c->rtsp, head, (size_t)n + (size_t)m);
 }
 
 bool
@@ -109,7 +109,7 @@ ing_tunnel_send_post(struct ing_camera *c)
 	    "Expires: Sun, 9 Jan 1972 00:00:00 GMT\r\n\r\n");
 	if (m < 0 || (size_t)m >= sizeof(head) - (size_t)n)
 		return false;
-	return ing_cam_conn_send(c, &c->post, head, (size_t)(n + m));
+	return ing_cam_conn_send(c, &c->post, head, (size_t)n + (size_t)m);
 }
 
 bool

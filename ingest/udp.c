@@ -28,14 +28,18 @@
 static uint16_t
 sock_port(int fd)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} a;
+	socklen_t len = sizeof(a);
 
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+	memset(&a, 0, sizeof(a));
+	if (getsockname(fd, &a.sa, &len) != 0)
 		return 0;
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
 }
 
 /* A non-blocking UDP socket of the camera's address family, bound to port
@@ -87,13 +91,14 @@ open_pair(int family, int *rtp, int *rtcp)
 nvr_err
 ing_udp_open(struct ing_camera *c, int stream, const char **why)
 {
-	struct ing_udp *u = &c->udp[2 * stream];
+	struct ing_udp *u;
 	int rtp, rtcp;
 
 	if (stream < 0 || 2 * stream + 1 >= ING_MAX_UDP || c->peer_len == 0) {
 		*why = "no camera address to receive UDP from";
 		return NVR_ERR_INVAL;
 	}
+	u = &c->udp[2 * (size_t)stream];
 	if (c->udp_buf == NULL && (c->udp_buf = malloc((size_t)ING_UDP_SLOTS * ING_UDP_SLOT)) == NULL) {
 		*why = "out of memory";
 		return NVR_ERR_NOMEM;
