@@ -412,15 +412,6 @@ ing_rtsp_request_url(const char *url, const struct ing_rtsp_url *u, char *out, s
 }
 
 bool
-ing_rtsp_url_tls(const char *url)
-{
-	struct ing_rtsp_url u;
-	const char *why;
-
-	return ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
-}
-
-bool
 ing_rtsp_transport_range(const char *value, const char *name, long max, long *a, long *b)
 {
 	size_t n = strlen(name);

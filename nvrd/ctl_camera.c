@@ -12,15 +12,41 @@
 
 #include <openssl/crypto.h>
 
+#include "ingest/camera.h"
 #include "ingest/rtsp.h"
 #include "nvrd/ctl.h"
 #include "nvrd/encode.h"
 #include "storage/catalog.h"
 
 struct add_opts {
-	const char *url, *user, *password_file, *ca_file, *pin;
+	const char *url, *user, *password_file, *ca_file, *pin, *transport;
 	bool system_ca, allow_basic, plain_rtp, insecure_rtsp, disabled;
 };
+
+/* The transport to store for URL u: name (NULL: tcp) if it fits the URL.
+ * A tunnel URL is always tunnelled, so tcp (or nothing) becomes tunnel
+ * there, and udp is refused: the tunnel carries RTP on its own HTTP
+ * connections. The API (web/api_admin_cameras.c) says the same. */
+static bool
+check_transport(const char *name, const struct ing_rtsp_url *u, char out[8])
+{
+	enum ing_transport t = ING_TRANSPORT_TCP;
+
+	if (name != NULL && ing_transport_parse(name, &t) != NVR_OK) {
+		nvr_ctl_error("tcp (interleaved on the RTSP connection, the default), udp, or tunnel (RTSP over HTTP(S))",
+		    "unknown --transport '%s': give tcp, udp or tunnel", name);
+		return false;
+	}
+	if (u->tunnel && t == ING_TRANSPORT_UDP) {
+		nvr_ctl_error("an https:// or http:// URL is always tunnelled: leave --transport out, or use rtsps://",
+		    "UDP cannot go through an HTTP tunnel");
+		return false;
+	}
+	if (u->tunnel)
+		t = ING_TRANSPORT_TUNNEL;
+	snprintf(out, 8, "%s", ing_transport_name(t));
+	return true;
+}
 
 /* Reads a PEM bundle and checks that it holds at least one certificate. */
 static char *
@@ -49,7 +75,7 @@ bad:
 }
 
 static int
-check_add_opts(const char *name, const struct add_opts *o)
+check_add_opts(const char *name, const struct add_opts *o, char transport[8])
 {
 	struct ing_rtsp_url u;
 	const char *why;
@@ -73,10 +99,13 @@ check_add_opts(const char *name, const struct add_opts *o)
 		return NVR_CTL_USAGE;
 	}
 	if (!u.tls && !o->insecure_rtsp) {
-		nvr_ctl_error("use rtsps:// (TLS) if the camera can; add --insecure-rtsp to accept the risk",
-		    "rtsp:// sends the camera's login exchange and its SRTP keys across the network in clear");
+		nvr_ctl_error("use rtsps:// or https:// (TLS) if the camera can; add --insecure-rtsp to accept the risk",
+		    "%s sends the camera's login exchange and its SRTP keys across the network in clear",
+		    u.tunnel ? "http:// (a tunnel without TLS)" : "rtsp://");
 		return NVR_CTL_USAGE;
 	}
+	if (!check_transport(o->transport, &u, transport))
+		return NVR_CTL_USAGE;
 	if ((o->user == NULL) != (o->password_file == NULL)) {
 		nvr_ctl_error("the password is read from a file or standard input, never the command line",
 		    "--user and --password-file go together");
@@ -112,7 +141,7 @@ parse_add(int argc, char **argv, struct add_opts *o)
 		{ "pin", required_argument, NULL, 'P' }, { "system-ca", no_argument, NULL, 's' },
 		{ "allow-basic", no_argument, NULL, 'b' }, { "plain-rtp", no_argument, NULL, 'r' },
 		{ "insecure-rtsp", no_argument, NULL, 'i' }, { "disabled", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+		{ "transport", required_argument, NULL, 't' }, { NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -129,6 +158,7 @@ parse_add(int argc, char **argv, struct add_opts *o)
 		case 'r': o->plain_rtp = true; break;
 		case 'i': o->insecure_rtsp = true; break;
 		case 'd': o->disabled = true; break;
+		case 't': o->transport = optarg; break;
 		default: return -1;
 		}
 	}
@@ -142,14 +172,14 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 	struct stg_camera c = { 0 };
 	PGconn *db;
 	int idx = parse_add(argc, argv, &o), st;
-	char id[NVR_UUID_STRLEN], detail[128];
+	char id[NVR_UUID_STRLEN], detail[160];
 	nvr_err rc;
 
 	if (idx < 0 || idx != argc - 1) {
 		nvr_ctl_error("nvrctl camera add NAME --url URL ...", "camera add takes one NAME and options");
 		return NVR_CTL_USAGE;
 	}
-	if ((st = check_add_opts(argv[idx], &o)) != NVR_CTL_OK)
+	if ((st = check_add_opts(argv[idx], &o, c.transport)) != NVR_CTL_OK)
 		return st;
 	snprintf(c.name, sizeof(c.name), "%s", argv[idx]);
 	c.url = o.url != NULL ? strdup(o.url) : NULL; /* check_add_opts made sure of --url */
@@ -183,12 +213,14 @@ camera_add(struct nvr_ctl *ctl, int argc, char **argv)
 		goto out;
 	nvr_uuid_format(&c.id, id);
 	/* As the API audits it: never the URL's or the password's text. */
-	snprintf(detail, sizeof(detail), "{\"id\":\"%s\",\"enabled\":%s,\"plain_rtp\":%s}", id,
-	    c.enabled ? "true" : "false", c.plain_rtp ? "true" : "false");
+	snprintf(detail, sizeof(detail), "{\"id\":\"%s\",\"enabled\":%s,\"plain_rtp\":%s,\"transport\":\"%s\"}", id,
+	    c.enabled ? "true" : "false", c.plain_rtp ? "true" : "false", c.transport);
 	(void)nvr_ctl_audit_change(db, "camera.add", c.name, detail);
 	if (c.plain_rtp)
 		(void)nvr_ctl_audit_change(db, "camera.plain_rtp", c.name, "{\"plain_rtp\":true}");
 	printf("camera %s added (id %s)%s\n", c.name, id, c.enabled ? "" : ", disabled");
+	if (o.transport == NULL && strcmp(c.transport, "tunnel") == 0)
+		printf("  an http(s):// URL: RTSP is tunnelled over HTTP (transport tunnel)\n");
 	if (!o.ca_file && !o.pin && o.system_ca)
 		printf("  its certificate must chain to the system's CA store\n");
 	st = NVR_CTL_OK;
@@ -219,6 +251,8 @@ camera_list(struct nvr_ctl *ctl)
 static void
 print_trust(const struct stg_camera *c)
 {
+	struct ing_rtsp_url u;
+	const char *why;
 	char hex[65];
 
 	if (c->has_pin) {
@@ -226,10 +260,10 @@ print_trust(const struct stg_camera *c)
 		printf("tls trust:     certificate pinned, SHA-256 %s\n", hex);
 	} else if (c->tls_ca_pem != NULL) {
 		printf("tls trust:     the camera CA bundle given at add time\n");
-	} else if (strncmp(c->url, "rtsps", 5) == 0) {
+	} else if (ing_rtsp_url_parse(c->url, &u, &why) == NVR_OK && u.tls) {
 		printf("tls trust:     the system CA store\n");
 	} else {
-		printf("tls trust:     none: rtsp:// without TLS\n");
+		printf("tls trust:     none: %s without TLS\n", strncmp(c->url, "rtsp:", 5) == 0 ? "rtsp://" : "http://");
 	}
 }
 
@@ -254,8 +288,9 @@ camera_show(struct nvr_ctl *ctl, const char *name)
 	printf("user:          %s\npassword:      %s\n", c.username ? c.username : "(none)",
 	    c.password_sealed ? "set (sealed with the recorder secret)" : "(none)");
 	print_trust(&c);
-	printf("basic auth:    %s\nplain rtp:     %s\nenabled:       %s\n", c.allow_basic ? "allowed" : "refused",
-	    c.plain_rtp ? "yes (encrypted at ingest)" : "no", c.enabled ? "yes" : "no");
+	printf("basic auth:    %s\nplain rtp:     %s\n", c.allow_basic ? "allowed" : "refused",
+	    c.plain_rtp ? "yes (encrypted at ingest)" : "no");
+	printf("transport:     %s\nenabled:       %s\n", c.transport, c.enabled ? "yes" : "no");
 	if (c.keep_days > 0)
 		printf("keep:          %g days\n", c.keep_days);
 	if (c.keep_bytes > 0)
@@ -293,14 +328,53 @@ keep_value(const char *opt, const char *v, char *buf, size_t size)
 	return NULL;
 }
 
-/* camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none] */
+/* camera set NAME --transport T: checked against the camera's URL as
+ * camera add checks it; the camera restarts (its updated_at changes). */
+static int
+set_transport(PGconn *db, const char *name, const char *transport)
+{
+	struct stg_camera c = { 0 };
+	struct ing_rtsp_url u;
+	const char *why;
+	char detail[64];
+	int st = NVR_CTL_FAIL;
+	nvr_err rc;
+
+	if ((rc = stg_catalog_camera_get(db, name, &c)) == NVR_ERR_INVAL)
+		nvr_ctl_error("nvrctl camera list", "no camera named %s", name);
+	if (rc != NVR_OK)
+		goto out;
+	if (ing_rtsp_url_parse(c.url, &u, &why) != NVR_OK) {
+		nvr_ctl_error("nvrctl camera remove, then add it again", "camera %s: bad url: %s", name, why);
+		goto out;
+	}
+	if (!check_transport(transport, &u, c.transport)) {
+		st = NVR_CTL_USAGE;
+		goto out;
+	}
+	if ((rc = stg_catalog_camera_update(db, &c)) == NVR_ERR_INVAL)
+		nvr_ctl_error("try again", "camera %s was changed or removed meanwhile", name);
+	if (rc != NVR_OK || stg_catalog_notify(db) != NVR_OK)
+		goto out;
+	snprintf(detail, sizeof(detail), "{\"transport\":\"%s\"}", c.transport);
+	(void)nvr_ctl_audit_change(db, "camera.change", name, detail);
+	printf("camera %s: transport %s; nvrd restarts it\n", name, c.transport);
+	st = NVR_CTL_OK;
+out:
+	stg_camera_clear(&c);
+	return st;
+}
+
+/* camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none]
+ * [--transport tcp|udp|tunnel] */
 static int
 camera_set(struct nvr_ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = { { "keep-days", required_argument, NULL, 'd' },
-		{ "keep-bytes", required_argument, NULL, 'b' }, { NULL, 0, NULL, 0 } };
+		{ "keep-bytes", required_argument, NULL, 'b' }, { "transport", required_argument, NULL, 't' },
+		{ NULL, 0, NULL, 0 } };
 	char dbuf[32], bbuf[32], detail[160];
-	const char *days = NULL, *bytes = NULL;
+	const char *days = NULL, *bytes = NULL, *transport = NULL;
 	PGconn *db;
 	nvr_err rc;
 	int c;
@@ -311,16 +385,20 @@ camera_set(struct nvr_ctl *ctl, int argc, char **argv)
 			return NVR_CTL_USAGE;
 		if (c == 'b' && (bytes = keep_value("keep-bytes", optarg, bbuf, sizeof(bbuf))) == NULL)
 			return NVR_CTL_USAGE;
-		if (c != 'd' && c != 'b')
+		if (c == 't')
+			transport = optarg;
+		if (c != 'd' && c != 'b' && c != 't')
 			return NVR_CTL_USAGE;
 	}
-	if (optind != argc - 1 || (days == NULL && bytes == NULL)) {
-		nvr_ctl_error("nvrctl camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none]",
+	if (optind != argc - 1 || (days == NULL && bytes == NULL && transport == NULL)) {
+		nvr_ctl_error("nvrctl camera set NAME [--keep-days N|none] [--keep-bytes SIZE|none] [--transport tcp|udp|tunnel]",
 		    "camera set takes one NAME and at least one option");
 		return NVR_CTL_USAGE;
 	}
 	if ((db = nvr_ctl_db(ctl)) == NULL)
 		return NVR_CTL_FAIL;
+	if (days == NULL && bytes == NULL)
+		return set_transport(db, argv[optind], transport);
 	if ((rc = stg_catalog_camera_retention(db, argv[optind], days, bytes)) == NVR_ERR_INVAL) {
 		nvr_ctl_error("nvrctl camera list", "no camera named %s", argv[optind]);
 		return NVR_CTL_FAIL;
@@ -332,7 +410,7 @@ camera_set(struct nvr_ctl *ctl, int argc, char **argv)
 	    days == NULL ? "\"unchanged\"" : days[0] ? days : "null", bytes == NULL ? "\"unchanged\"" : bytes[0] ? bytes : "null");
 	(void)nvr_ctl_audit_change(db, "camera.change", argv[optind], detail);
 	printf("camera %s: retention changed\n", argv[optind]);
-	return NVR_CTL_OK;
+	return transport != NULL ? set_transport(db, argv[optind], transport) : NVR_CTL_OK;
 }
 
 static int

@@ -209,14 +209,36 @@ reload_keyholders(struct nvr_recorder *r)
 	kh_release(old);
 }
 
+/* A tunnel URL (https://, http://, rtspsh://, rtsph://) says how RTP
+ * travels whatever the stored transport: nvrctl and the API refuse udp
+ * with one, but a row written otherwise must not make nvrd try UDP. */
+static enum ing_transport
+camera_transport(const struct stg_camera *sc, const struct ing_rtsp_url *u)
+{
+	enum ing_transport t = ING_TRANSPORT_TCP;
+
+	if (u->tunnel)
+		return ING_TRANSPORT_TUNNEL;
+	if (sc->transport[0] != '\0' && ing_transport_parse(sc->transport, &t) != NVR_OK)
+		nvr_log(NVR_LOG_WARNING, "camera %s: unknown transport '%s', using tcp", sc->name, sc->transport);
+	return t;
+}
+
 static nvr_err
 camera_config(struct nvr_recorder *r, const struct stg_camera *sc, struct ing_camera_config *cfg)
 {
+	struct ing_rtsp_url u;
+	const char *why;
 	uint8_t *pw = NULL;
 	size_t pwlen = 0;
 	nvr_err rc;
 
 	memset(cfg, 0, sizeof(*cfg));
+	if (ing_rtsp_url_parse(sc->url, &u, &why) != NVR_OK) {
+		nvr_log(NVR_LOG_ERROR, "camera %s: bad url: %s", sc->name, why);
+		return NVR_ERR_CONFIG;
+	}
+	cfg->transport = camera_transport(sc, &u);
 	cfg->id = sc->id;
 	snprintf(cfg->name, sizeof(cfg->name), "%s", sc->name);
 	snprintf(cfg->url, sizeof(cfg->url), "%s", sc->url);
@@ -235,7 +257,7 @@ camera_config(struct nvr_recorder *r, const struct stg_camera *sc, struct ing_ca
 		}
 		cfg->password = (char *)pw;
 	}
-	if (ing_rtsp_url_tls(sc->url)) {
+	if (u.tls) { /* rtsps://, and the tunnel's https:// and rtspsh:// */
 		rc = ing_tls_trust_new(sc->tls_ca_pem, sc->has_pin ? sc->pin : NULL, &cfg->trust);
 		if (rc != NVR_OK) {
 			nvr_log(NVR_LOG_ERROR, "camera %s: its CA bundle holds no usable certificate", sc->name);

@@ -115,7 +115,7 @@ bytea(PGresult *r, int row, int col, size_t *len)
 #define CAMERA_COLUMNS                                                                       \
 	"c.id, c.name, c.url, c.username, c.password_sealed, c.tls_ca_pem, c.tls_pin_sha256, " \
 	"c.allow_basic, c.plain_rtp, c.enabled, c.updated_at, s.state, s.last_error, "           \
-	"extract(epoch FROM c.retain_max_age) / 86400, c.retain_max_bytes "
+	"extract(epoch FROM c.retain_max_age) / 86400, c.retain_max_bytes, c.transport "
 #define CAMERA_FROM "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
 
 static nvr_err
@@ -145,6 +145,7 @@ camera_from_row(PGresult *r, int i, struct stg_camera *c)
 	c->last_error = dup_or_null(r, i, 12);
 	c->keep_days = PQgetisnull(r, i, 13) ? 0 : strtod(PQgetvalue(r, i, 13), NULL);
 	c->keep_bytes = PQgetisnull(r, i, 14) ? 0 : strtoll(PQgetvalue(r, i, 14), NULL, 10);
+	snprintf(c->transport, sizeof(c->transport), "%s", PQgetvalue(r, i, 15));
 	return c->url ? NVR_OK : NVR_ERR_NOMEM;
 }
 
@@ -192,11 +193,12 @@ stg_catalog_camera_seal_password(const struct stg_secret *s, struct stg_camera *
 
 /* The columns of a camera as statement parameters, in the order
  * $1 id, $2 name, $3 url, $4 username, $5 password_sealed, $6 tls_ca_pem,
- * $7 tls_pin_sha256, $8 allow_basic, $9 plain_rtp, $10 enabled. */
+ * $7 tls_pin_sha256, $8 allow_basic, $9 plain_rtp, $10 enabled,
+ * $11 transport. */
 struct camera_params {
 	char id[NVR_UUID_STRLEN];
-	const char *vals[10];
-	int lens[10], fmts[10];
+	const char *vals[11];
+	int lens[11], fmts[11];
 };
 
 static void
@@ -218,6 +220,7 @@ camera_params(const struct stg_camera *c, struct camera_params *p)
 	p->vals[7] = c->allow_basic ? "t" : "f";
 	p->vals[8] = c->plain_rtp ? "t" : "f";
 	p->vals[9] = c->enabled ? "t" : "f";
+	p->vals[10] = c->transport[0] ? c->transport : "tcp";
 }
 
 nvr_err
@@ -232,8 +235,8 @@ stg_catalog_camera_add(PGconn *db, struct stg_camera *c)
 	camera_params(c, &p);
 	rc = run(db,
 	    "INSERT INTO cameras (id, name, url, username, password_sealed, tls_ca_pem, tls_pin_sha256,"
-	    " allow_basic, plain_rtp, enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-	    10, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "adding the camera", &r);
+	    " allow_basic, plain_rtp, enabled, transport) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+	    11, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "adding the camera", &r);
 	if (rc != NVR_OK)
 		return rc;
 	PQclear(r);
@@ -251,9 +254,9 @@ stg_catalog_camera_update(PGconn *db, const struct stg_camera *c)
 	p.vals[1] = c->updated_at; /* the name does not change: $2 is the version read */
 	rc = run(db,
 	    "UPDATE cameras SET url = $3, username = $4, password_sealed = $5, tls_ca_pem = $6, tls_pin_sha256 = $7,"
-	    " allow_basic = $8, plain_rtp = $9, enabled = $10, updated_at = now()"
+	    " allow_basic = $8, plain_rtp = $9, enabled = $10, transport = $11, updated_at = now()"
 	    " WHERE id = $1 AND removed_at IS NULL AND updated_at = $2::timestamptz",
-	    10, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "changing the camera", &r);
+	    11, p.vals, p.lens, p.fmts, PGRES_COMMAND_OK, "changing the camera", &r);
 	if (rc != NVR_OK)
 		return rc;
 	rc = strcmp(PQcmdTuples(r), "1") == 0 ? NVR_OK : NVR_ERR_INVAL;

@@ -35,6 +35,7 @@ struct stg_camera {
 	uint8_t pin[32];        /* SHA-256 of the camera certificate's DER */
 	bool allow_basic;
 	bool plain_rtp;
+	char transport[8];      /* "tcp", "udp", "tunnel" (ing_transport_name); "" writes tcp */
 	bool enabled;
 	char updated_at[40];    /* changes when the row does */
 	double keep_days;       /* retention: maximum age in days; 0: no limit */
@@ -78,8 +79,8 @@ nvr_err stg_catalog_camera_seal_password(const struct stg_secret *s, struct stg_
 nvr_err stg_catalog_camera_add(PGconn *db, struct stg_camera *c);
 
 /* Writes what can change of a camera read with stg_catalog_camera_get()
- * (url, credentials, trust, allow_basic, plain_rtp, enabled; not the
- * name), found by id; its updated_at changes, so nvrd restarts it.
+ * (url, credentials, trust, allow_basic, plain_rtp, transport, enabled;
+ * not the name), found by id; its updated_at changes, so nvrd restarts it.
  * NVR_ERR_INVAL if it was removed or changed since c->updated_at. */
 nvr_err stg_catalog_camera_update(PGconn *db, const struct stg_camera *c);
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ingest/camera.h"
 #include "ingest/rtsp.h"
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
@@ -119,14 +120,48 @@ set_trust(struct web_req *r, json_t *v, struct stg_camera *c, struct trust *t)
 	return set_string(r, ca, "tls.ca_pem", WEB_BODY_MAX, &c->tls_ca_pem);
 }
 
+/* transport: "tcp", "udp" or "tunnel"; absent keeps the camera's. As
+ * nvrctl: a tunnel URL is always tunnelled, so tcp becomes tunnel there
+ * and udp is refused (the tunnel carries RTP on its HTTP connections). */
+static int
+set_transport(struct web_req *r, json_t *v, const struct ing_rtsp_url *u, struct stg_camera *c)
+{
+	enum ing_transport t = ING_TRANSPORT_TCP;
+
+	if (v != NULL && (!json_is_string(v) || ing_transport_parse(json_string_value(v), &t) != NVR_OK))
+		return web_reply_error(r->conn, 400, "bad_value", NULL, "unknown transport '%.16s': give tcp, udp or tunnel",
+		    json_is_string(v) ? json_string_value(v) : "");
+	if (v == NULL && c->transport[0] != '\0' && ing_transport_parse(c->transport, &t) != NVR_OK)
+		t = ING_TRANSPORT_TCP; /* the database allows no other name */
+	if (u->tunnel && t == ING_TRANSPORT_UDP)
+		return web_reply_error(r->conn, 400, "bad_value", NULL,
+		    "UDP cannot go through an HTTP tunnel: an https:// or http:// URL is always tunnelled; "
+		    "leave transport out, or use rtsps://");
+	if (u->tunnel)
+		t = ING_TRANSPORT_TUNNEL;
+	snprintf(c->transport, sizeof(c->transport), "%s", ing_transport_name(t));
+	return 0;
+}
+
+/* Whether url has TLS: rtsps://, and the tunnel's https:// and rtspsh://. */
+static bool
+url_tls(const char *url)
+{
+	struct ing_rtsp_url u;
+	const char *why;
+
+	return url != NULL && ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
+}
+
 /* The rules of nvrctl camera add, on the camera as it would be stored.
- * old_tls: the URL before the change was rtsps (false when adding). */
+ * old_tls: the URL before the change had TLS (false when adding). */
 static int
 check_camera(struct web_req *r, struct stg_camera *c, bool url_changed, bool old_tls, const struct trust *t,
-    bool insecure)
+    bool insecure, json_t *transport)
 {
 	struct ing_rtsp_url u;
 	const char *why = NULL;
+	int st;
 
 	if (c->url == NULL || ing_rtsp_url_parse(c->url, &u, &why) != NVR_OK)
 		return web_reply_error(r->conn, 400, "bad_value", NULL,
@@ -136,11 +171,14 @@ check_camera(struct web_req *r, struct stg_camera *c, bool url_changed, bool old
 		    "an rtsps camera needs exactly one way to trust its certificate: tls.ca_pem (the vendor's root), "
 		    "tls.pin_sha256 (the camera's own certificate) or tls.system_ca");
 	if (!u.tls && t->given && t->n != 0)
-		return web_reply_error(r->conn, 400, "bad_value", NULL, "tls applies to rtsps:// cameras only");
+		return web_reply_error(r->conn, 400, "bad_value", NULL, "tls applies to rtsps:// and https:// cameras only");
 	if (!u.tls && url_changed && !insecure)
 		return web_reply_error(r->conn, 400, "bad_value", NULL,
-		    "rtsp:// sends the camera's login exchange and its SRTP keys across the network in clear: "
-		    "use rtsps:// (TLS) if the camera can; set insecure_rtsp to accept the risk");
+		    "%s sends the camera's login exchange and its SRTP keys across the network in clear: "
+		    "use rtsps:// or https:// (TLS) if the camera can; set insecure_rtsp to accept the risk",
+		    u.tunnel ? "http:// (a tunnel without TLS)" : "rtsp://");
+	if ((st = set_transport(r, transport, &u, c)) != 0)
+		return st;
 	if (!u.tls) { /* nothing to trust without TLS */
 		free(c->tls_ca_pem);
 		c->tls_ca_pem = NULL;
@@ -156,7 +194,7 @@ static int
 apply(struct web_req *r, json_t *body, struct stg_camera *c, bool adding)
 {
 	json_t *url = json_object_get(body, "url");
-	bool old_tls = !adding && strncmp(c->url, "rtsps:", 6) == 0, insecure = false;
+	bool old_tls = !adding && url_tls(c->url), insecure = false;
 	struct trust t = { 0 };
 	int st;
 
@@ -167,7 +205,7 @@ apply(struct web_req *r, json_t *body, struct stg_camera *c, bool adding)
 	    (st = set_flag(r, json_object_get(body, "enabled"), "enabled", &c->enabled)) != 0 ||
 	    (st = set_flag(r, json_object_get(body, "insecure_rtsp"), "insecure_rtsp", &insecure)) != 0)
 		return st;
-	return check_camera(r, c, adding || url != NULL, old_tls, &t, insecure);
+	return check_camera(r, c, adding || url != NULL, old_tls, &t, insecure, json_object_get(body, "transport"));
 }
 
 static const char *
@@ -177,7 +215,7 @@ trust_name(const struct stg_camera *c)
 		return "pin_sha256";
 	if (c->tls_ca_pem != NULL)
 		return "ca_pem";
-	return strncmp(c->url, "rtsps:", 6) == 0 ? "system_ca" : "none";
+	return url_tls(c->url) ? "system_ca" : "none";
 }
 
 /* A camera's settings, as the admin calls answer them (never the
@@ -191,10 +229,11 @@ camera_json(const struct stg_camera *c, bool with_id)
 	nvr_uuid_format(&c->id, id);
 	if (c->has_pin)
 		nvr_hex_encode(c->pin, 32, pin);
-	j = json_pack("{s:s,s:s,s:o,s:b,s:s,s:o,s:b,s:b,s:b}", "name", c->name, "url", c->url, "username",
+	j = json_pack("{s:s,s:s,s:o,s:b,s:s,s:o,s:b,s:b,s:s,s:b}", "name", c->name, "url", c->url, "username",
 	    c->username != NULL ? json_string(c->username) : json_null(), "password_set", c->password_sealed != NULL,
 	    "trust", trust_name(c), "pin_sha256", c->has_pin ? json_string(pin) : json_null(), "allow_basic",
-	    c->allow_basic, "plain_rtp", c->plain_rtp, "enabled", c->enabled);
+	    c->allow_basic, "plain_rtp", c->plain_rtp, "transport", c->transport[0] ? c->transport : "tcp", "enabled",
+	    c->enabled);
 	if (j != NULL && with_id)
 		json_object_set_new(j, "id", json_string(id));
 	if (j != NULL)
@@ -222,7 +261,7 @@ static int
 check_new(struct web_req *r, json_t *body, struct stg_camera *c)
 {
 	static const char *const known[] = { "name", "url", "username", "password", "tls", "allow_basic", "plain_rtp",
-		"insecure_rtsp", "enabled", NULL };
+		"transport", "insecure_rtsp", "enabled", NULL };
 	json_t *name = json_object_get(body, "name");
 	const char *why = "name must be a string";
 	int st = 400;
@@ -332,7 +371,7 @@ int
 web_api_camera_change(struct web_req *r)
 {
 	static const char *const known[] = { "url", "username", "password", "tls", "allow_basic", "plain_rtp",
-		"insecure_rtsp", "enabled", "retention", NULL };
+		"transport", "insecure_rtsp", "enabled", "retention", NULL };
 	int st = 400;
 	json_t *body = web_read_json(r->conn, &st);
 	struct stg_camera c = { 0 };
@@ -345,7 +384,7 @@ web_api_camera_change(struct web_req *r)
 		goto out;
 	if (json_object_size(body) == 0) {
 		st = web_reply_error(r->conn, 400, "bad_request", NULL,
-		    "nothing to change: give url, username, password, tls, allow_basic, plain_rtp, enabled or retention");
+		    "nothing to change: give url, username, password, tls, allow_basic, plain_rtp, transport, enabled or retention");
 		goto out;
 	}
 	was_plain = c.plain_rtp;
