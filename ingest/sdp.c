@@ -276,7 +276,7 @@ split_fields(char *s, char **field, size_t max)
 static const char *
 crypto_line(const char *value, struct ing_sdp_media *m, bool *known)
 {
-	char line[MAX_CRYPTO], *f[MAX_CRYPTO_FIELDS];
+	char line[MAX_CRYPTO], *f[MAX_CRYPTO_FIELDS] = { NULL };
 	const char *why = NULL, *end;
 	enum ing_srtp_suite suite;
 	size_t n = 0;
