@@ -165,45 +165,165 @@ parse_mikey(const char *value, struct ing_sdp_media *m, const char **why)
 	return rc;
 }
 
-/* ---- SDES (RFC 4568: a=crypto:<tag> <suite> inline:<key||salt>[|...]) --- */
+/* ---- SDES (RFC 4568: a=crypto:<tag> <suite> <key-params> [<session-params>]) */
 
-static nvr_err
-parse_crypto(const char *value, struct ing_sdp_media *m, const char **why)
+#define MAX_CRYPTO 512     /* one a=crypto value; real ones are under 150 */
+#define MAX_CRYPTO_FIELDS 16
+
+/* Why one session parameter (RFC 4568 6.3) keeps us from using the key,
+ * or NULL. Anything that lets plaintext or unauthenticated packets through
+ * is refused: the recorder stores what it receives and never decrypts. An
+ * unknown parameter may change what the packets mean, so it is refused
+ * too, unless it starts with "-" (an optional, experimental one). */
+static const char *
+crypto_session_param(const char *p)
 {
-	char suite[40], inl[256];
-	uint8_t *ks = NULL;
-	size_t len = 0, kl, sl;
-	nvr_err rc = NVR_ERR_INVAL;
+	if (strcmp(p, "UNENCRYPTED_SRTP") == 0)
+		return "a=crypto says the camera sends RTP unencrypted (UNENCRYPTED_SRTP): refused";
+	if (strcmp(p, "UNENCRYPTED_SRTCP") == 0)
+		return "a=crypto says the camera sends RTCP unencrypted (UNENCRYPTED_SRTCP): refused";
+	if (strcmp(p, "UNAUTHENTICATED_SRTP") == 0)
+		return "a=crypto says the camera sends RTP unauthenticated (UNAUTHENTICATED_SRTP): refused";
+	/* RFC 4568 6.3.1: KDR=n (1..24) re-derives the session keys every 2^n
+	 * packets (RFC 3711 4.3.1); we derive the auth key once, as when KDR
+	 * is absent. Some senders write KDR=0 for that. */
+	if (strncmp(p, "KDR=", 4) == 0)
+		return strcmp(p + 4, "0") == 0 ? NULL : "a=crypto asks for a key derivation rate (KDR), which we do not support";
+	/* a replay window hint, and forward error correction, which we do not use */
+	if (strncmp(p, "WSH=", 4) == 0 || strncmp(p, "FEC_ORDER=", 10) == 0 || strncmp(p, "FEC_KEY=", 8) == 0 ||
+	    p[0] == '-')
+		return NULL;
+	return "a=crypto has a session parameter we do not know";
+}
 
-	if (sscanf(value, "%*u %39s inline:%255[^| \t]", suite, inl) != 2) {
-		*why = "malformed a=crypto line";
-		return NVR_ERR_INVAL;
+/* "[2^]digits" (RFC 4568 6.1): the key's lifetime in packets. We keep the
+ * key for the whole session whatever it says: SRTP allows at most 2^48. */
+static bool
+crypto_lifetime(const char *s, size_t len)
+{
+	size_t i = len >= 2 && s[0] == '2' && s[1] == '^' ? 2 : 0;
+
+	if (i == len || len - i > 20)
+		return false;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
 	}
-	if (ing_srtp_suite_parse(suite, &m->suite) != NVR_OK) {
-		*why = "a=crypto names an SRTP suite we do not support";
-		goto out;
+	return true;
+}
+
+/* "inline:<base64(key || salt)>[|lifetime][|MKI:length]" (RFC 4568 6.1).
+ * Puts the key and salt of suite into m; returns NULL, or why not. */
+static const char *
+crypto_key(const char *kp, enum ing_srtp_suite suite, struct ing_sdp_media *m)
+{
+	size_t kl = ing_srtp_key_len(suite), sl = ing_srtp_salt_len(suite), n, len = 0;
+	const char *why = NULL;
+	char b64[68];
+	uint8_t *ks = NULL;
+
+	if (strncmp(kp, "inline:", 7) != 0)
+		return "a=crypto gives its key by a method other than inline";
+	kp += 7;
+	/* several keys are told apart by their MKI (RFC 4568 6.1) */
+	if (strchr(kp, ';') != NULL || strchr(kp, ':') != NULL)
+		return "a=crypto uses an MKI (master key identifier), which we do not support";
+	/* without an MKI, what may follow the key is one lifetime */
+	n = strcspn(kp, "|");
+	if (kp[n] == '|' && !crypto_lifetime(kp + n + 1, strlen(kp + n + 1)))
+		return "malformed a=crypto key lifetime";
+	if (n == 0 || n > 64)
+		return "a=crypto key is not base64 of the suite's key and salt";
+	/* RFC 4568 asks for padded base64; some senders leave the padding out */
+	memcpy(b64, kp, n);
+	while (n % 4 != 0)
+		b64[n++] = '=';
+	b64[n] = '\0';
+	if (nvr_b64_decode(b64, kl + sl, &ks, &len) != NVR_OK || len != kl + sl) {
+		why = "a=crypto key is not base64 of the suite's key and salt (wrong length for the suite?)";
+	} else {
+		memcpy(m->key, ks, kl);
+		memcpy(m->salt, ks + kl, sl);
 	}
-	/* key-params: inline:<key||salt>[|lifetime][|MKI:length] */
-	if (strchr(strstr(value, "inline:") + 7, ':') != NULL) {
-		*why = "a=crypto uses an MKI, which we do not support";
-		goto out;
-	}
-	kl = ing_srtp_key_len(m->suite);
-	sl = ing_srtp_salt_len(m->suite);
-	if (nvr_b64_decode(inl, 64, &ks, &len) != NVR_OK || len != kl + sl) {
-		*why = "a=crypto key is not base64 of the suite's key and salt";
-		goto out;
-	}
-	memcpy(m->key, ks, kl);
-	memcpy(m->salt, ks + kl, sl);
-	m->key_source = ING_KEY_SDES;
-	rc = NVR_OK;
-out:
 	if (ks != NULL)
 		OPENSSL_cleanse(ks, len);
 	free(ks);
-	OPENSSL_cleanse(inl, sizeof(inl));
-	return rc;
+	OPENSSL_cleanse(b64, sizeof(b64));
+	return why;
+}
+
+/* Splits s in place at spaces and tabs; the number of fields, or 0 if more
+ * than max. */
+static size_t
+split_fields(char *s, char **field, size_t max)
+{
+	size_t n = 0;
+
+	for (;;) {
+		while (*s == ' ' || *s == '\t')
+			*s++ = '\0';
+		if (*s == '\0')
+			return n;
+		if (n == max)
+			return 0;
+		field[n++] = s;
+		s += strcspn(s, " \t");
+	}
+}
+
+/* One a=crypto value: NULL if its key is usable, then in m; else why not.
+ * *known tells whether it named a suite we support. */
+static const char *
+crypto_line(const char *value, struct ing_sdp_media *m, bool *known)
+{
+	char line[MAX_CRYPTO], *f[MAX_CRYPTO_FIELDS] = { NULL };
+	const char *why = NULL, *end;
+	enum ing_srtp_suite suite;
+	size_t n = 0;
+	long tag;
+
+	*known = false;
+	if (strlen(value) < sizeof(line)) {
+		memcpy(line, value, strlen(value) + 1);
+		n = split_fields(line, f, MAX_CRYPTO_FIELDS);
+	}
+	/* tag: 1*9DIGIT (RFC 4568 9.1) */
+	if (n < 3 || strlen(f[0]) > 9 || !nvr_parse_num(f[0], &end, 0, 999999999, &tag) || *end != '\0') {
+		why = "malformed a=crypto line";
+	} else if (ing_srtp_suite_parse(f[1], &suite) != NVR_OK) {
+		why = "a=crypto names no SRTP suite we support";
+	} else {
+		*known = true;
+		for (size_t i = 3; i < n && why == NULL; i++)
+			why = crypto_session_param(f[i]);
+		if (why == NULL && (why = crypto_key(f[2], suite, m)) == NULL)
+			m->suite = suite;
+	}
+	OPENSSL_cleanse(line, sizeof(line));
+	return why;
+}
+
+/* A camera may offer several a=crypto lines, in its order of preference
+ * (RFC 4568 5.1): the first we can use wins. If none can, the reason given
+ * is the first line's that names a suite we know, else the first line's. */
+static nvr_err
+parse_crypto(const GstSDPMedia *gm, struct ing_sdp_media *m, const char **why)
+{
+	const char *value, *w, *first = NULL, *first_known = NULL;
+	bool known;
+
+	for (guint i = 0; (value = gst_sdp_media_get_attribute_val_n(gm, "crypto", i)) != NULL; i++) {
+		if ((w = crypto_line(value, m, &known)) == NULL) {
+			m->key_source = ING_KEY_SDES;
+			return NVR_OK;
+		}
+		if (first == NULL)
+			first = w;
+		if (known && first_known == NULL)
+			first_known = w;
+	}
+	*why = first_known != NULL ? first_known : first;
+	return NVR_ERR_INVAL;
 }
 
 /* ---- media ----------------------------------------------------------------- */
@@ -273,7 +393,7 @@ parse_media(struct ing_sdp *sdp, const GstSDPMessage *msg, const GstSDPMedia *gm
 	const char *kind = gst_sdp_media_get_media(gm), *proto = gst_sdp_media_get_proto(gm);
 	const char *control = gst_sdp_media_get_attribute_val(gm, "control");
 	const char *km = gst_sdp_media_get_attribute_val(gm, "key-mgmt");
-	const char *crypto = gst_sdp_media_get_attribute_val(gm, "crypto");
+	bool crypto = gst_sdp_media_get_attribute_val(gm, "crypto") != NULL;
 
 	if (kind == NULL || proto == NULL ||
 	    (strcmp(kind, "video") != 0 && strcmp(kind, "audio") != 0 && strcmp(kind, "application") != 0))
@@ -290,7 +410,7 @@ parse_media(struct ing_sdp *sdp, const GstSDPMessage *msg, const GstSDPMedia *gm
 		km = gst_sdp_message_get_attribute_val(msg, "key-mgmt");
 	if (m->secure && km != NULL && parse_mikey(km, m, why) != NVR_OK)
 		return NVR_ERR_INVAL;
-	if (m->secure && m->key_source == ING_KEY_NONE && crypto != NULL && parse_crypto(crypto, m, why) != NVR_OK)
+	if (m->secure && m->key_source == ING_KEY_NONE && crypto && parse_crypto(gm, m, why) != NVR_OK)
 		return NVR_ERR_INVAL;
 	sdp->n++;
 	return NVR_OK;

@@ -48,7 +48,9 @@ struct ing_sdp {
  * DESCRIBE URL). Media other than audio, video and application are left
  * out. The body is wiped in place after parsing (it may carry keys).
  * NVR_ERR_INVAL with why on malformed input or keys we cannot use (an
- * encrypted KEMAC, an MKI, a key derivation rate, an unknown suite).
+ * encrypted KEMAC, an MKI, a key derivation rate, an unknown suite, SDES
+ * session parameters that turn off encryption or authentication). Of
+ * several a=crypto lines the first whose key we can use is taken.
  */
 nvr_err ing_sdp_parse(uint8_t *body, size_t len, const char *base, struct ing_sdp *out,
     const char **why);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include "nvrd/encode.h"
@@ -81,6 +82,8 @@ nvr_b64_decode(const char *in, size_t max, uint8_t **out, size_t *outlen)
 	 * outside the alphabet. */
 	n = EVP_DecodeBlock(buf, (const unsigned char *)in, (int)len);
 	if (n < 0 || (size_t)n < pad || (size_t)n - pad > max) {
+		/* it may hold part of a key */
+		OPENSSL_cleanse(buf, len / 4 * 3 + 1);
 		free(buf);
 		return n < 0 ? NVR_ERR_INVAL : NVR_ERR_TOOBIG;
 	}

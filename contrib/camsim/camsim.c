@@ -3,7 +3,7 @@
  *
  * Built on gst-rtsp-server: /cam1 .. /camN on one port, RTSPS when given a
  * certificate, Digest authentication (never Basic), SRTP with MIKEY keys
- * (RTP/SAVP) by default, plain RTP on request, TCP interleaved and UDP,
+ * (RTP/SAVP) by default or SDES keys (sdes.c), plain RTP on request, TCP interleaved and UDP,
  * RTSP-over-HTTP tunnelling on the same port (gst-rtsp-server answers the
  * QuickTime GET/POST scheme itself), H.264/H.265/MJPEG from videotestsrc
  * with the ONVIF RTP header extension (NTP time, clean point).
@@ -38,6 +38,7 @@ static struct camsim_opts opts = {
 	.bitrate_kbps = 1000,
 	.gop = 50,
 	.srtp_suite = "aes128-hmac-sha1-80",
+	.key_mgmt = "mikey",
 };
 
 /* Serialises appends to the reveal file from gst-rtsp-server's threads. */
@@ -89,7 +90,8 @@ reveal_key(const char *camera, guint stream, const struct camsim_suite *suite,
 
 /* gst-rtsp-server's srtpenc would make its key with g_random_int(), which is
  * not a cryptographic generator; a camera's key comes from the kernel. The
- * MIKEY message in the SDP carries whatever key srtpenc holds. */
+ * MIKEY message (or the SDES a=crypto line) in the SDP carries whatever key
+ * srtpenc holds: key || salt. */
 static void
 on_new_encoder(GstRTSPStream *stream, GstElement *enc, gpointer user_data)
 {
@@ -247,8 +249,9 @@ write_port_file(guint port)
 static int
 serve(void)
 {
+	gboolean sdes = strcmp(opts.key_mgmt, "sdes") == 0;
 	GMainLoop *loop = g_main_loop_new(NULL, FALSE);
-	GstRTSPServer *server = gst_rtsp_server_new();
+	GstRTSPServer *server = sdes ? camsim_sdes_server_new(&opts) : gst_rtsp_server_new();
 	GstRTSPMountPoints *mounts = gst_rtsp_server_get_mount_points(server);
 	GstRTSPAuth *auth;
 	GError *err = NULL;
@@ -279,10 +282,13 @@ serve(void)
 	}
 	if (opts.port_file != NULL && !write_port_file((guint)gst_rtsp_server_get_bound_port(server)))
 		goto out;
-	log_line("serving %u camera%s at %s://%s:%d/cam1%s (%s, %s, %s%s%s)", opts.cameras,
+	if (sdes && opts.cert == NULL)
+		log_line("warning: --key-mgmt sdes without --cert: the SRTP keys go in clear text in the SDP");
+	log_line("serving %u camera%s at %s://%s:%d/cam1%s (%s, %s%s, %s%s%s)", opts.cameras,
 	    opts.cameras == 1 ? "" : "s", opts.cert ? "rtsps" : "rtsp", opts.address,
 	    gst_rtsp_server_get_bound_port(server), opts.cameras > 1 ? " .. /camN" : "",
 	    opts.codec, strcmp(opts.profile, "avp") == 0 ? "plain RTP" : opts.srtp_suite,
+	    sdes ? (opts.sdes_wrong_key ? " by SDES with a WRONG key" : " by SDES") : "",
 	    opts.user ? "Digest auth" : "no auth", opts.reveal_keys ? ", REVEALING KEYS to " : "",
 	    opts.reveal_keys ? opts.reveal_keys : "");
 	g_unix_signal_add(SIGINT, on_quit_signal, loop);

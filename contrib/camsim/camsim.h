@@ -31,10 +31,13 @@ struct camsim_opts {
 	gboolean shared;
 	const char *reveal_keys;
 	const char *srtp_suite;
+	const char *key_mgmt;  /* mikey or sdes */
+	gboolean sdes_wrong_key; /* tests: a=crypto names a key srtpenc does not use */
 };
 
 struct camsim_suite {
 	const char *name;
+	const char *rfc;  /* RFC 4568 / 6188 / 7714 name, for a=crypto */
 	gint cipher;  /* GstSrtpCipherType */
 	gint auth;    /* GstSrtpAuthType */
 	gsize key_len; /* master key + master salt */
@@ -50,6 +53,10 @@ GstRTSPLowerTrans camsim_parse_protocols(const char *s);
  * (0 after --help, 2 after an error, which it has printed). */
 int camsim_parse_args(struct camsim_opts *o, int argc, char **argv);
 void camsim_opts_clear(struct camsim_opts *o);
+
+/* A server whose clients answer DESCRIBE with SDES keys (RFC 4568
+ * a=crypto) instead of MIKEY; o must outlive it. (transfer full) */
+GstRTSPServer *camsim_sdes_server_new(const struct camsim_opts *o);
 
 /* A media factory whose pipeline is built from o for one camera; the
  * payloader is a bin named pay0 holding the RTP payloader and, unless

@@ -11,12 +11,13 @@
 
 static const struct camsim_suite suites[] = {
 	/* RFC 3711 AES_CM_128_HMAC_SHA1_80: gst-rtsp-server's default. */
-	{ "aes128-hmac-sha1-80", 1, 2, 30 },
-	{ "aes128-hmac-sha1-32", 1, 1, 30 },
-	{ "aes256-hmac-sha1-80", 2, 2, 46 },
+	{ "aes128-hmac-sha1-80", "AES_CM_128_HMAC_SHA1_80", 1, 2, 30 },
+	{ "aes128-hmac-sha1-32", "AES_CM_128_HMAC_SHA1_32", 1, 1, 30 },
+	/* RFC 6188 */
+	{ "aes256-hmac-sha1-80", "AES_256_CM_HMAC_SHA1_80", 2, 2, 46 },
 	/* RFC 7714 AEAD suites: the tag is inside the cipher. */
-	{ "aes128-gcm", 3, 0, 28 },
-	{ "aes256-gcm", 4, 0, 44 },
+	{ "aes128-gcm", "AEAD_AES_128_GCM", 3, 0, 28 },
+	{ "aes256-gcm", "AEAD_AES_256_GCM", 4, 0, 44 },
 };
 
 const struct camsim_suite *
@@ -111,6 +112,7 @@ check_opts(struct camsim_opts *o, GError **err)
 {
 	static const char *const profiles[] = { "savp", "avp", NULL };
 	static const char *const codecs[] = { "h264", "h265", "mjpeg", NULL };
+	static const char *const key_mgmts[] = { "mikey", "sdes", NULL };
 
 #define FAIL(...)                                                          \
 	do {                                                               \
@@ -133,6 +135,12 @@ check_opts(struct camsim_opts *o, GError **err)
 		FAIL("--protocols must be tcp, udp or tcp,udp");
 	if (camsim_suite_find(o->srtp_suite) == NULL)
 		FAIL("--srtp-suite must be one of aes128-hmac-sha1-80, aes128-hmac-sha1-32, aes256-hmac-sha1-80, aes128-gcm, aes256-gcm");
+	if (!one_of(o->key_mgmt, key_mgmts))
+		FAIL("--key-mgmt must be mikey or sdes");
+	if (strcmp(o->key_mgmt, "sdes") == 0 && strcmp(o->profile, "avp") == 0)
+		FAIL("--key-mgmt sdes needs SRTP: leave out --plain / --profile avp");
+	if (o->sdes_wrong_key && strcmp(o->key_mgmt, "sdes") != 0)
+		FAIL("--sdes-wrong-key needs --key-mgmt sdes");
 	if (!parse_size(o->size, &o->width, &o->height) || o->width < 16 ||
 	    o->height < 16 || o->width > 7680 || o->height > 4320)
 		FAIL("--size must be WIDTHxHEIGHT, from 16x16 to 7680x4320");
@@ -166,6 +174,8 @@ camsim_parse_args(struct camsim_opts *o, int argc, char **argv)
 		{ "profile", 0, 0, G_OPTION_ARG_STRING, &o->profile, "savp (SRTP, default) or avp (plain RTP)", "P" },
 		{ "plain", 0, 0, G_OPTION_ARG_NONE, &plain, "same as --profile avp", NULL },
 		{ "srtp-suite", 0, 0, G_OPTION_ARG_STRING, &o->srtp_suite, "SRTP suite (default aes128-hmac-sha1-80)", "S" },
+		{ "key-mgmt", 0, 0, G_OPTION_ARG_STRING, &o->key_mgmt, "SRTP keys in the SDP by mikey (a=key-mgmt, default) or sdes (a=crypto)", "K" },
+		{ "sdes-wrong-key", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_NONE, &o->sdes_wrong_key, "TESTS ONLY: a=crypto gives a key other than the one used", NULL },
 		{ "protocols", 0, 0, G_OPTION_ARG_STRING, &o->protocols, "lower transports allowed (default tcp,udp)", "tcp,udp" },
 		{ "codec", 'c', 0, G_OPTION_ARG_STRING, &o->codec, "h264 (default), h265 or mjpeg", "C" },
 		{ "pattern", 0, 0, G_OPTION_ARG_STRING, &o->pattern, "videotestsrc pattern (default ball)", "P" },

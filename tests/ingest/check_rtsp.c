@@ -404,6 +404,146 @@ START_TEST(sdp_refusals)
 }
 END_TEST
 
+/* Parses one video media with the given a=crypto lines (a %s in them is
+ * replaced by key, the base64 given). */
+static nvr_err
+parse_sdes(const char *lines, const char *key, struct ing_sdp *sdp, const char **why)
+{
+	char text[2048], crypto[1024];
+	size_t n = 0;
+	nvr_err rc;
+
+	for (const char *p = lines; *p != '\0' && n + strlen(key) + 1 < sizeof(crypto); p++) {
+		if (p[0] == '%' && p[1] == 's') {
+			memcpy(crypto + n, key, strlen(key));
+			n += strlen(key);
+			p++;
+		} else {
+			crypto[n++] = *p;
+		}
+	}
+	crypto[n] = '\0';
+	snprintf(text, sizeof(text), "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=x\r\nt=0 0\r\n"
+				     "m=video 0 RTP/SAVP 96\r\na=rtpmap:96 H264/90000\r\na=control:stream=0\r\n%s",
+	    crypto);
+	*why = NULL;
+	rc = ing_sdp_parse((uint8_t *)text, strlen(text), "rtsps://h/cam1/", sdp, why);
+	return rc;
+}
+
+static char *
+b64_of_bytes(uint8_t first, size_t len)
+{
+	uint8_t k[64];
+
+	for (size_t i = 0; i < len; i++)
+		k[i] = (uint8_t)(first + i);
+	return nvr_b64_encode(k, len);
+}
+
+/* RFC 4568 as cameras write it: several lines in order of preference,
+ * lifetimes, session parameters that do no harm, the AEAD suites of RFC
+ * 7714 and AES-256 of RFC 6188, base64 without its padding. */
+START_TEST(sdp_sdes_forms)
+{
+	char *k30 = b64_of_bytes(0x10, 30), *k46 = b64_of_bytes(0x40, 46);
+	char *k28 = b64_of_bytes(0x80, 28), *k44 = b64_of_bytes(0xc0, 44), *k28bare;
+	uint8_t want[46];
+	struct ing_sdp sdp;
+	const char *why;
+
+	/* an unknown suite first, then AEAD_AES_256_GCM with a lifetime */
+	ck_assert_int_eq(parse_sdes("a=crypto:1 AES_192_CM_HMAC_SHA1_80 inline:%s\r\n"
+				    "a=crypto:2 AEAD_AES_256_GCM inline:%s|2^31\r\n", k44, &sdp, &why), NVR_OK);
+	ck_assert_int_eq(sdp.m[0].key_source, ING_KEY_SDES);
+	ck_assert_int_eq(sdp.m[0].suite, ING_SRTP_AEAD_AES256_GCM);
+	for (int i = 0; i < 44; i++)
+		want[i] = (uint8_t)(0xc0 + i);
+	ck_assert_mem_eq(sdp.m[0].key, want, 32);
+	ck_assert_mem_eq(sdp.m[0].salt, want + 32, 12);
+	ing_sdp_wipe(&sdp);
+
+	/* a supported suite with an MKI is passed over for the next line */
+	ck_assert_int_eq(parse_sdes("a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^20|1:4\r\n"
+				    "a=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:%s|1048576\r\n", k30, &sdp, &why), NVR_OK);
+	ck_assert_int_eq(sdp.m[0].suite, ING_SRTP_AES128_SHA1_32);
+	for (int i = 0; i < 30; i++)
+		want[i] = (uint8_t)(0x10 + i);
+	ck_assert_mem_eq(sdp.m[0].key, want, 16);
+	ck_assert_mem_eq(sdp.m[0].salt, want + 16, 14);
+
+	/* session parameters that do not weaken anything */
+	ck_assert_int_eq(parse_sdes("a=crypto:7 AES_256_CM_HMAC_SHA1_80 inline:%s KDR=0 WSH=128 FEC_ORDER=FEC_SRTP -X-VENDOR\r\n",
+			     k46, &sdp, &why), NVR_OK);
+	ck_assert_int_eq(sdp.m[0].suite, ING_SRTP_AES256_SHA1_80);
+	for (int i = 0; i < 46; i++)
+		want[i] = (uint8_t)(0x40 + i);
+	ck_assert_mem_eq(sdp.m[0].key, want, 32);
+	ck_assert_mem_eq(sdp.m[0].salt, want + 32, 14);
+
+	/* AEAD_AES_128_GCM: 28 bytes, padded or not */
+	ck_assert_int_eq(parse_sdes("a=crypto:1 AEAD_AES_128_GCM inline:%s\r\n", k28, &sdp, &why), NVR_OK);
+	ck_assert_int_eq(sdp.m[0].suite, ING_SRTP_AEAD_AES128_GCM);
+	for (int i = 0; i < 28; i++)
+		want[i] = (uint8_t)(0x80 + i);
+	ck_assert_mem_eq(sdp.m[0].key, want, 16);
+	ck_assert_mem_eq(sdp.m[0].salt, want + 16, 12);
+	k28bare = strdup(k28);
+	k28bare[strcspn(k28bare, "=")] = '\0';
+	ck_assert_int_eq(parse_sdes("a=crypto:1 AEAD_AES_128_GCM inline:%s\r\n", k28bare, &sdp, &why), NVR_OK);
+	ck_assert_mem_eq(sdp.m[0].salt, want + 16, 12);
+	ing_sdp_wipe(&sdp);
+	free(k30);
+	free(k46);
+	free(k28);
+	free(k28bare);
+	free(k44);
+}
+END_TEST
+
+/* What must be refused, each with a reason that names the problem. */
+START_TEST(sdp_sdes_refusals)
+{
+	char *k30 = b64_of_bytes(0x10, 30), *k46 = b64_of_bytes(0x40, 46);
+	static const struct { const char *lines; int key; const char *reason; } bad[] = {
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s UNENCRYPTED_SRTP\r\n", 30, "UNENCRYPTED_SRTP" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s UNAUTHENTICATED_SRTP\r\n", 30, "UNAUTHENTICATED_SRTP" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s UNENCRYPTED_SRTCP\r\n", 30, "UNENCRYPTED_SRTCP" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s KDR=24\r\n", 30, "KDR" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s BOGUS=1\r\n", 30, "session parameter" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^31|1:1\r\n", 30, "MKI" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^20|1:4;inline:%s|2^20|2:4\r\n", 30, "MKI" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s|2^x\r\n", 30, "lifetime" },
+		/* key lengths per suite */
+		{ "a=crypto:1 AES_256_CM_HMAC_SHA1_80 inline:%s\r\n", 30, "key" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", 46, "key" },
+		{ "a=crypto:1 AEAD_AES_128_GCM inline:%s\r\n", 30, "key" },
+		{ "a=crypto:1 AEAD_AES_256_GCM inline:%s\r\n", 46, "key" },
+		/* the reason is the known suite's, not the unknown one's */
+		{ "a=crypto:1 F8_128_HMAC_SHA1_80 inline:%s\r\n"
+		  "a=crypto:2 AES_CM_128_HMAC_SHA1_80 inline:%s UNENCRYPTED_SRTP\r\n", 30, "UNENCRYPTED_SRTP" },
+		{ "a=crypto:1 F8_128_HMAC_SHA1_80 inline:%s\r\n", 30, "suite" },
+		{ "a=crypto:x AES_CM_128_HMAC_SHA1_80 inline:%s\r\n", 30, "malformed" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80\r\n", 30, "malformed" },
+		{ "a=crypto:1 AES_CM_128_HMAC_SHA1_80 uri:%s\r\n", 30, "inline" },
+	};
+	struct ing_sdp sdp;
+	const char *why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(parse_sdes(bad[i].lines, bad[i].key == 30 ? k30 : k46, &sdp, &why) == NVR_ERR_INVAL,
+		    "accepted a=crypto %zu", i);
+		ck_assert_msg(why != NULL && strstr(why, bad[i].reason) != NULL, "a=crypto %zu: reason '%s', not about %s", i,
+		    why ? why : "(none)", bad[i].reason);
+		/* nothing of a refused key is left behind */
+		for (size_t j = 0; j < sizeof(sdp.m[0].key); j++)
+			ck_assert_int_eq(sdp.m[0].key[j], 0);
+	}
+	free(k30);
+	free(k46);
+}
+END_TEST
+
 /* MIKEY chains on which GStreamer 1.22's parser never returns (ingest/mikey.h):
  * refused before it sees them, with a reason, and quickly (the test
  * timeout catches a hang). */
@@ -462,6 +602,8 @@ main(int argc, char **argv)
 	tcase_add_test(tc, sdp_mikey_and_sdes);
 	tcase_add_test(tc, mikey_chains_that_hang_gstreamer_refused);
 	tcase_add_test(tc, sdp_refusals);
+	tcase_add_test(tc, sdp_sdes_forms);
+	tcase_add_test(tc, sdp_sdes_refusals);
 	suite_add_tcase(s, tc);
 	return harness_run(s);
 }
