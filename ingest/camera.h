@@ -40,6 +40,9 @@ enum { ING_CNT_PACKETS, ING_CNT_BYTES, ING_CNT_FORGED, ING_CNT_REPLAYED, ING_CNT
 struct ing_cam_status {
 	enum ing_cam_state state;
 	char error[512];
+	/* while recording: what is not as safe as it should be (a plain-RTP
+	 * camera's unprotected link); "" when nothing is */
+	char warning[128];
 	int64_t counters[ING_CNT_N];
 };
 

@@ -14,6 +14,7 @@
 
 #include "ingest/camera.h"
 #include "ingest/digest.h"
+#include "ingest/protect.h"
 #include "ingest/sdp.h"
 #include "ingest/srtp.h"
 #include "nvrd/backoff.h"
@@ -65,7 +66,8 @@ struct ing_stream {
 	char control[ING_SDP_MAX_URL];
 	uint8_t rtp_ch, rtcp_ch;
 	nvr_uuid id, key;
-	struct ing_srtp *srtp;
+	struct ing_srtp *srtp;       /* a camera's SRTP: tags checked */
+	struct ing_protect *protect; /* plain RTP: protected here instead */
 	struct stg_out *out;
 	bool have_index;
 	uint64_t last_index;

@@ -1,7 +1,8 @@
 /*
  * media.c: a camera's streams: from the SDP's keys to sealed keys and
  * auth-only SRTP contexts, then every interleaved packet checked and
- * handed to storage unchanged.
+ * handed to storage unchanged; a plain-RTP camera's streams protected with
+ * a fresh key of ours instead (ingest/protect.h).
  * It must never keep a master key past ing_media_prepare(), never store a
  * packet whose tag failed, and never store plain RTP.
  */
@@ -42,6 +43,15 @@ ing_now_mono_us(void)
 
 /* ---- sealing ------------------------------------------------------------------ */
 
+#define PLAIN_WARNING "plain RTP from the camera: encrypted at ingest; the network link is not protected"
+
+/* The sealed key's and the manifest's key_source (docs/FORMAT.md). */
+static const char *
+key_source_name(enum ing_sdp_key_source k)
+{
+	return k == ING_KEY_SDES ? "sdes" : k == ING_KEY_INGEST ? "ingest" : "mikey";
+}
+
 /* The sealed-key document (docs/FORMAT.md): the key sealed to every key
  * holder, and what it is for. *out is a new string (free). */
 static nvr_err
@@ -73,7 +83,7 @@ sealed_doc(struct ing_camera *c, const struct ing_stream *s, const struct ing_sd
 	json_object_set_new(o, "stream_id", json_string(id));
 	json_object_set_new(o, "stream", json_string(s->name));
 	json_object_set_new(o, "suite", json_string(ing_srtp_suite_name(m->suite)));
-	json_object_set_new(o, "key_source", json_string(m->key_source == ING_KEY_SDES ? "sdes" : "mikey"));
+	json_object_set_new(o, "key_source", json_string(key_source_name(m->key_source)));
 	json_object_set_new(o, "ssrc", json_integer(m->ssrc));
 	json_object_set_new(o, "roc", json_integer(m->roc));
 	stg_time_format(ing_now_realtime_ns(), ts);
@@ -105,7 +115,10 @@ key_stream(struct ing_camera *c, struct ing_stream *s, const struct ing_sdp_medi
 	if (c->svc.index != NULL)
 		stg_index_session(c->svc.index, &s->key, &s->id, m->ssrc, ing_srtp_suite_name(m->suite), ing_now_realtime_ns(),
 		    array);
-	rc = ing_srtp_new(m->suite, m->key, m->salt, m->roc, m->ssrc, &s->srtp);
+	if (m->key_source == ING_KEY_INGEST)
+		rc = ing_protect_new(m->suite, m->key, m->salt, &s->protect);
+	else
+		rc = ing_srtp_new(m->suite, m->key, m->salt, m->roc, m->ssrc, &s->srtp);
 out:
 	free(doc);
 	free(array);
@@ -138,12 +151,14 @@ open_stream(struct ing_camera *c, int i, const struct ing_sdp_media *m, const st
 	snprintf(info.camera_name, sizeof(info.camera_name), "%s", c->cfg.name);
 	snprintf(info.stream_name, sizeof(info.stream_name), "%s", s->name);
 	snprintf(info.suite, sizeof(info.suite), "%s", ing_srtp_suite_name(m->suite));
-	snprintf(info.key_source, sizeof(info.key_source), "%s", m->key_source == ING_KEY_SDES ? "sdes" : "mikey");
+	snprintf(info.key_source, sizeof(info.key_source), "%s", key_source_name(m->key_source));
 	snprintf(info.codec, sizeof(info.codec), "%s", m->encoding);
 	return stg_out_open(c->svc.writer, &info, &s->out);
 }
 
-/* Every stream must be SRTP with a key: plain RTP never reaches storage. */
+/* Every stream must be SRTP with a key, or plain RTP from a camera an
+ * administrator marked so, which is protected here: plain RTP never
+ * reaches storage. */
 static nvr_err
 check_media(const struct ing_camera *c, const struct ing_sdp *sdp, const char **why)
 {
@@ -152,16 +167,35 @@ check_media(const struct ing_camera *c, const struct ing_sdp *sdp, const char **
 			*why = "the camera offers plain RTP (RTP/AVP); record it only if it is marked plain (nvrctl camera add --plain-rtp)";
 			return NVR_ERR_INVAL;
 		}
-		if (!sdp->m[i].secure) {
-			*why = "plain-RTP cameras are encrypted at ingest, which this version does not do yet";
-			return NVR_ERR_INVAL;
-		}
+		if (!sdp->m[i].secure)
+			continue;
 		if (sdp->m[i].key_source == ING_KEY_NONE) {
 			*why = "the camera offers SRTP but its SDP carries no key (no MIKEY, no SDES)";
 			return NVR_ERR_INVAL;
 		}
 	}
 	return NVR_OK;
+}
+
+/* A plain stream gets a fresh key of ours, which then goes the way a
+ * camera's key goes: sealed, handed to the SRTP context, wiped with the SDP.
+ * Plain RTP announces no SSRC and starts its rollover counter at 0. */
+static nvr_err
+plain_key(struct ing_camera *c, struct ing_sdp_media *m)
+{
+	if (m->secure)
+		return NVR_OK;
+	m->suite = ING_PROTECT_SUITE;
+	m->key_source = ING_KEY_INGEST;
+	m->ssrc = 0;
+	m->roc = 0;
+	if (c->status.warning[0] == '\0') {
+		snprintf(c->status.warning, sizeof(c->status.warning), "%s", PLAIN_WARNING);
+		nvr_log_ex(NVR_LOG_WARNING, "the camera is marked plain RTP (nvrctl camera add --plain-rtp)",
+		    "use RTSPS with SRTP, or an RTSP-over-HTTPS tunnel, if the camera can",
+		    "camera %s: %s", c->cfg.name, PLAIN_WARNING);
+	}
+	return ing_protect_key(m->suite, m->key, m->salt);
 }
 
 nvr_err
@@ -186,6 +220,10 @@ ing_media_prepare(struct ing_camera *c, const char **why, enum ing_cam_state *st
 		rc = NVR_ERR_NOMEM;
 	}
 	for (size_t i = 0; rc == NVR_OK && i < c->sdp->n; i++) {
+		if ((rc = plain_key(c, &c->sdp->m[i])) != NVR_OK) {
+			*why = "cannot make a session key to protect plain RTP: the random generator failed";
+			break;
+		}
 		rc = open_stream(c, (int)i, &c->sdp->m[i], kh);
 		c->nstreams = (int)i + 1;
 		if (rc != NVR_OK)
@@ -193,7 +231,8 @@ ing_media_prepare(struct ing_camera *c, const char **why, enum ing_cam_state *st
 	}
 	if (kh != NULL)
 		c->svc.keyholders_put(c->svc.ctx, kh);
-	/* the master keys are sealed and derived from: they go now */
+	/* the master keys are sealed and derived from (or, ours, handed to
+	 * libsrtp2): they go now */
 	ing_sdp_wipe(c->sdp);
 	return rc;
 }
@@ -263,13 +302,16 @@ ing_media_stats(struct ing_camera *c)
 	c->pend_rtp = c->pend_rtcp = c->pend_bytes = 0;
 }
 
+/* A camera's SRTP is checked; a plain camera's RTP is protected, and is
+ * then what the camera would have sent had it done SRTP itself. */
 static void
 rtp_frame(struct ing_camera *c, struct ing_stream *s, const uint8_t *data, size_t len)
 {
 	struct stg_pkt pkt = { 0 };
 	struct ing_rtp r;
-	uint64_t idx;
-	enum ing_srtp_verdict v = ing_srtp_check_rtp(s->srtp, data, len, &idx);
+	uint64_t idx = 0;
+	enum ing_srtp_verdict v = s->protect != NULL ? ing_protect_rtp(s->protect, data, len, &data, &len, &idx)
+						     : ing_srtp_check_rtp(s->srtp, data, len, &idx);
 
 	if (v != ING_SRTP_OK && v != ING_SRTP_UNVERIFIED) {
 		refused(c, s, v);
@@ -306,14 +348,15 @@ ing_media_frame(struct ing_camera *c, uint8_t channel, const uint8_t *data, size
 	struct stg_pkt pkt = { .rtcp = true };
 	enum ing_srtp_verdict v;
 
-	if (s == NULL || s->srtp == NULL || s->out == NULL)
+	if (s == NULL || (s->srtp == NULL && s->protect == NULL) || s->out == NULL)
 		return; /* a channel we did not set up: not ours to keep */
 	c->last_data_ms = now_ms;
 	if (channel == s->rtp_ch) {
 		rtp_frame(c, s, data, len);
 		return;
 	}
-	v = ing_srtp_check_rtcp(s->srtp, data, len);
+	v = s->protect != NULL ? ing_protect_rtcp(s->protect, data, len, &data, &len)
+			       : ing_srtp_check_rtcp(s->srtp, data, len);
 	if (v != ING_SRTP_OK && v != ING_SRTP_UNVERIFIED) {
 		refused(c, s, v);
 		return;
@@ -342,9 +385,11 @@ ing_media_close(struct ing_camera *c)
 				stg_index_session_end(c->svc.index, &s->key, ing_now_realtime_ns());
 		}
 		ing_srtp_free(s->srtp);
+		ing_protect_free(s->protect);
 	}
 	free(c->streams);
 	c->streams = NULL;
 	c->nstreams = 0;
+	c->status.warning[0] = '\0'; /* published with the state that follows */
 	memset(c->warned, 0, sizeof(c->warned));
 }

@@ -20,7 +20,8 @@
 #define ING_SDP_MAX_MEDIA 8
 #define ING_SDP_MAX_URL 1024
 
-enum ing_sdp_key_source { ING_KEY_NONE, ING_KEY_MIKEY, ING_KEY_SDES };
+/* ING_KEY_INGEST: plain RTP, protected by the recorder (ingest/protect.h) */
+enum ing_sdp_key_source { ING_KEY_NONE, ING_KEY_MIKEY, ING_KEY_SDES, ING_KEY_INGEST };
 
 struct ing_sdp_media {
 	char name[16];          /* "video", "audio", "video2" ...: stream names */

@@ -243,6 +243,8 @@ camera_list(struct nvr_ctl *ctl)
 		printf("%-20s %-22s %s\n", v[i].name, v[i].enabled ? v[i].state : "disabled", v[i].url);
 		if (v[i].last_error != NULL)
 			printf("%-20s %-22s last error: %s\n", "", "", v[i].last_error);
+		if (v[i].warning != NULL)
+			printf("%-20s %-22s warning: %s\n", "", "", v[i].warning);
 	}
 	stg_cameras_free(v, n);
 	return NVR_CTL_OK;
@@ -298,6 +300,8 @@ camera_show(struct nvr_ctl *ctl, const char *name)
 	printf("state:         %s\n", c.state);
 	if (c.last_error != NULL)
 		printf("last error:    %s\n", c.last_error);
+	if (c.warning != NULL)
+		printf("warning:       %s\n", c.warning);
 	stg_camera_clear(&c);
 	return NVR_CTL_OK;
 }

@@ -403,7 +403,7 @@ flush_statuses(struct nvr_recorder *r)
 			continue;
 		e->dirty = false;
 		stg_index_status(r->index, &e->camera, ing_cam_state_name(e->st.state),
-		    e->st.error[0] ? e->st.error : NULL, e->st.counters);
+		    e->st.error[0] ? e->st.error : NULL, e->st.warning[0] ? e->st.warning : NULL, e->st.counters);
 	}
 	pthread_mutex_unlock(&r->lock);
 }

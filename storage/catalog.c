@@ -30,6 +30,7 @@ stg_camera_clear(struct stg_camera *c)
 	free(c->password_sealed);
 	free(c->tls_ca_pem);
 	free(c->last_error);
+	free(c->warning);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -115,7 +116,7 @@ bytea(PGresult *r, int row, int col, size_t *len)
 #define CAMERA_COLUMNS                                                                       \
 	"c.id, c.name, c.url, c.username, c.password_sealed, c.tls_ca_pem, c.tls_pin_sha256, " \
 	"c.allow_basic, c.plain_rtp, c.enabled, c.updated_at, s.state, s.last_error, "           \
-	"extract(epoch FROM c.retain_max_age) / 86400, c.retain_max_bytes, c.transport "
+	"extract(epoch FROM c.retain_max_age) / 86400, c.retain_max_bytes, c.transport, s.warning "
 #define CAMERA_FROM "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
 
 static nvr_err
@@ -146,6 +147,7 @@ camera_from_row(PGresult *r, int i, struct stg_camera *c)
 	c->keep_days = PQgetisnull(r, i, 13) ? 0 : strtod(PQgetvalue(r, i, 13), NULL);
 	c->keep_bytes = PQgetisnull(r, i, 14) ? 0 : strtoll(PQgetvalue(r, i, 14), NULL, 10);
 	snprintf(c->transport, sizeof(c->transport), "%s", PQgetvalue(r, i, 15));
+	c->warning = dup_or_null(r, i, 16);
 	return c->url ? NVR_OK : NVR_ERR_NOMEM;
 }
 

@@ -43,6 +43,7 @@ struct stg_camera {
 	/* from camera_status, for listings */
 	char state[32];
 	char *last_error;
+	char *warning;          /* recording, but e.g. over an unprotected link */
 };
 
 struct stg_keyholder {

@@ -42,12 +42,13 @@ static const char *const stmt_sql[S_COUNT] = {
 		      " VALUES ($1, $2, $3, $4, $5, tstzrange($6, $7, '[)'), $8, $9, decode($10, 'hex'),"
 		      " decode($11, 'hex'), decode($12, 'hex'), $13, $14, $15, $16) ON CONFLICT (id) DO NOTHING",
 	[S_STATUS] = "INSERT INTO camera_status (camera_id, state, last_error, packets, bytes, forged, replayed, lost,"
-		     " reconnects) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+		     " reconnects, warning) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 		     " ON CONFLICT (camera_id) DO UPDATE SET"
 		     " since = CASE WHEN camera_status.state = EXCLUDED.state THEN camera_status.since ELSE now() END,"
 		     " state = EXCLUDED.state, last_error = EXCLUDED.last_error, updated_at = now(),"
 		     " packets = EXCLUDED.packets, bytes = EXCLUDED.bytes, forged = EXCLUDED.forged,"
-		     " replayed = EXCLUDED.replayed, lost = EXCLUDED.lost, reconnects = EXCLUDED.reconnects",
+		     " replayed = EXCLUDED.replayed, lost = EXCLUDED.lost, reconnects = EXCLUDED.reconnects,"
+		     " warning = EXCLUDED.warning",
 };
 
 static const char *const stmt_name[S_COUNT] = { "stream", "session", "sealed", "session_end", "segment", "status" };
@@ -455,10 +456,10 @@ stg_index_segment(struct stg_index *ix, const struct stg_manifest *m, const char
 
 void
 stg_index_status(struct stg_index *ix, const nvr_uuid *camera, const char *state, const char *error,
-    const int64_t counters[6])
+    const char *warning, const int64_t counters[6])
 {
 	char cid[NVR_UUID_STRLEN], num[6][24];
-	const char *v[9] = { cid, state, error };
+	const char *v[10] = { cid, state, error };
 	struct row *r, **pp;
 
 	nvr_uuid_format(camera, cid);
@@ -466,7 +467,8 @@ stg_index_status(struct stg_index *ix, const nvr_uuid *camera, const char *state
 		snprintf(num[i], sizeof(num[i]), "%lld", (long long)(counters ? counters[i] : 0));
 		v[3 + i] = num[i];
 	}
-	if ((r = row_new(S_STATUS, 9, v)) == NULL)
+	v[9] = warning;
+	if ((r = row_new(S_STATUS, 10, v)) == NULL)
 		return;
 	r->camera = *camera;
 	pthread_mutex_lock(&ix->lock);

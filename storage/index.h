@@ -49,9 +49,10 @@ void stg_index_changed(const nvr_uuid *camera);
 void stg_index_segment(struct stg_index *ix, const struct stg_manifest *m, const char *path,
     const uint8_t manifest_sha256[32]);
 
-/* The latest status of a camera; older queued statuses are replaced. */
+/* The latest status of a camera; older queued statuses are replaced.
+ * error and warning may be NULL (none). */
 void stg_index_status(struct stg_index *ix, const nvr_uuid *camera, const char *state, const char *error,
-    const int64_t counters[6]);
+    const char *warning, const int64_t counters[6]);
 
 /* Rows waiting (for tests and statistics). */
 size_t stg_index_pending(struct stg_index *ix);

@@ -94,7 +94,7 @@ web_page_total(PGconn *db, PGresult *res, const char *sql, int n, const char *co
 static const char cameras_sql[] =
     "SELECT c.id, c.name, c.enabled, c.transport, coalesce(s.state, 'unknown'), s.last_error, "
     " to_char(s.since AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
-    " s.packets, s.bytes, s.forged, s.replayed, s.lost, s.reconnects, count(*) OVER () "
+    " s.packets, s.bytes, s.forged, s.replayed, s.lost, s.reconnects, s.warning, count(*) OVER () "
     "FROM cameras c LEFT JOIN camera_status s ON s.camera_id = c.id "
     "WHERE c.removed_at IS NULL AND ($1::boolean OR c.id IN "
     " (SELECT camera_id FROM user_cameras WHERE user_id = $2::uuid)) "
@@ -105,7 +105,7 @@ int
 web_api_cameras(struct web_req *r)
 {
 	static const char *const names[] = { "id", "name", "?enabled", "transport", "state", "last_error", "since",
-		"#packets", "#bytes", "#forged", "#replayed", "#lost", "#reconnects", NULL };
+		"#packets", "#bytes", "#forged", "#replayed", "#lost", "#reconnects", "warning", NULL };
 	char uid[NVR_UUID_STRLEN];
 	const char *all = web_req_all_cameras(r);
 	struct web_page pg;
