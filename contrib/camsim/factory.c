@@ -37,8 +37,12 @@ encoder_desc(const struct camsim_opts *o)
 	gchar *enc, *desc;
 
 	if (strcmp(o->codec, "h265") == 0)
-		enc = g_strdup_printf("x265enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%u",
-		    o->bitrate_kbps, o->gop);
+		/* closed GOPs (open-gop=0): x265's default open GOPs start them
+		 * with CRA pictures, which GStreamer flags as delta units, so
+		 * only the first key frame would be a clean point. Cameras send
+		 * IDR pictures. */
+		enc = g_strdup_printf("x265enc tune=zerolatency speed-preset=ultrafast bitrate=%u key-int-max=%u "
+		    "option-string=open-gop=0", o->bitrate_kbps, o->gop);
 	else if (strcmp(o->codec, "mjpeg") == 0)
 		enc = g_strdup("jpegenc quality=70");
 	else
