@@ -104,7 +104,9 @@ step_done
 step "build with ASan+UBSan and run the tests"
 if ! skipped asan; then
 	configure_build _build-asan --enable-werror --enable-sanitizers
-	run_check _build-asan
+	# transports.test records 60 s in the gcc build; here 30 s still
+	# crosses a keep-alive (half the cameras' 60 s session timeout)
+	NVR_TRANSPORTS_SECONDS=${NVR_TRANSPORTS_SECONDS:-30} run_check _build-asan
 fi
 step_done
 
@@ -123,6 +125,8 @@ step_done
 
 step "make distcheck"
 if ! skipped distcheck; then
+	# the tarball's tests prove it is whole; the gcc build ran them long
+	NVR_TRANSPORTS_SECONDS=${NVR_TRANSPORTS_SECONDS:-15} \
 	make -C _build -j"$JOBS" distcheck >_build/distcheck.out 2>&1 || {
 		grep -E '^(FAIL|ERROR):' _build/distcheck.out || true
 		tail -n 60 _build/distcheck.out

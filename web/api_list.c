@@ -120,7 +120,8 @@ web_api_cameras(struct web_req *r)
 	res = web_pool_exec(r->db, &cameras_stmt, 4, p, 0);
 	if (stg_db_check(r->db, res, PGRES_TUPLES_OK, "listing cameras for the API") != NVR_OK)
 		return web_reply_db_error(r->conn);
-	total = web_page_total(r->db, res, cameras_sql, 4, p, 13);
+	/* count(*) OVER () follows the named columns */
+	total = web_page_total(r->db, res, cameras_sql, 4, p, (int)(sizeof(names) / sizeof(names[0])) - 1);
 	j = page_of(res, names, total, pg.limit, pg.offset);
 	PQclear(res);
 	return web_reply_json(r->conn, 200, j, NULL);
