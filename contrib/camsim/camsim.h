@@ -33,6 +33,7 @@ struct camsim_opts {
 	const char *srtp_suite;
 	const char *key_mgmt;  /* mikey or sdes */
 	gboolean sdes_wrong_key; /* tests: a=crypto names a key srtpenc does not use */
+	guint drop_every;      /* tests: every Nth RTP packet never leaves (0: none) */
 };
 
 struct camsim_suite {

@@ -71,6 +71,45 @@ payloader_desc(const struct camsim_opts *o)
 	return g_strdup_printf("%s%s", pay, o->no_onvif ? "" : " ! rtponviftimestamp");
 }
 
+/* --drop-every N: a lossy network in the camera. Packets are dropped after
+ * the payloader numbered them, so the receiver sees sequence gaps, as it
+ * would from a network that loses datagrams. */
+struct drop {
+	guint every;
+	guint64 n;
+};
+
+static GstPadProbeReturn
+drop_probe(GstPad *pad, GstPadProbeInfo *info, gpointer data)
+{
+	struct drop *d = data;
+	GstBufferList *l;
+	(void)pad;
+
+	if (info->type & GST_PAD_PROBE_TYPE_BUFFER)
+		return ++d->n % d->every == 0 ? GST_PAD_PROBE_DROP : GST_PAD_PROBE_OK;
+	l = gst_buffer_list_make_writable(GST_PAD_PROBE_INFO_BUFFER_LIST(info));
+	for (guint i = 0; i < gst_buffer_list_length(l);) {
+		if (++d->n % d->every == 0)
+			gst_buffer_list_remove(l, i, 1);
+		else
+			i++;
+	}
+	GST_PAD_PROBE_INFO_DATA(info) = l;
+	return gst_buffer_list_length(l) > 0 ? GST_PAD_PROBE_OK : GST_PAD_PROBE_DROP;
+}
+
+static void
+add_drop(GstElement *pay, guint every)
+{
+	GstPad *src = gst_element_get_static_pad(pay, "src");
+	struct drop *d = g_new0(struct drop, 1);
+
+	d->every = every;
+	gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, drop_probe, d, g_free);
+	gst_object_unref(src);
+}
+
 static GstElement *
 camsim_create_element(GstRTSPMediaFactory *factory, const GstRTSPUrl *url)
 {
@@ -92,6 +131,8 @@ camsim_create_element(GstRTSPMediaFactory *factory, const GstRTSPUrl *url)
 		goto out;
 	}
 	gst_element_set_name(pay, "pay0");
+	if (self->o->drop_every > 0)
+		add_drop(pay, self->o->drop_every);
 	top = gst_bin_new(NULL);
 	gst_bin_add_many(GST_BIN(top), enc, pay, NULL);
 	if (!gst_element_link(enc, pay)) {

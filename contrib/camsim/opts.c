@@ -150,6 +150,8 @@ check_opts(struct camsim_opts *o, GError **err)
 		FAIL("--bitrate must be between 16 and 100000 kbit/s");
 	if (o->gop < 1 || o->gop > 1000)
 		FAIL("--gop must be between 1 and 1000 frames");
+	if (o->drop_every == 1)
+		FAIL("--drop-every must be 0 (none) or at least 2");
 #undef FAIL
 	if (o->user != NULL && !read_password(o, err))
 		return FALSE;
@@ -161,7 +163,7 @@ camsim_parse_args(struct camsim_opts *o, int argc, char **argv)
 {
 	gboolean plain = FALSE;
 	gint port = (gint)o->port, cameras = (gint)o->cameras, fps = (gint)o->fps;
-	gint bitrate = (gint)o->bitrate_kbps, gop = (gint)o->gop;
+	gint bitrate = (gint)o->bitrate_kbps, gop = (gint)o->gop, drop = 0;
 	const GOptionEntry entries[] = {
 		{ "address", 'a', 0, G_OPTION_ARG_STRING, &o->address, "listen address (default 127.0.0.1; :: for all)", "ADDR" },
 		{ "port", 'p', 0, G_OPTION_ARG_INT, &port, "port (default 8554; 0 picks a free one)", "N" },
@@ -185,6 +187,7 @@ camsim_parse_args(struct camsim_opts *o, int argc, char **argv)
 		{ "gop", 0, 0, G_OPTION_ARG_INT, &gop, "frames from one key frame to the next (default 50)", "N" },
 		{ "no-onvif", 0, 0, G_OPTION_ARG_NONE, &o->no_onvif, "leave out the ONVIF RTP header extension", NULL },
 		{ "shared", 0, 0, G_OPTION_ARG_NONE, &o->shared, "one encoder and one key per camera for all clients", NULL },
+		{ "drop-every", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &drop, "TESTS ONLY: drop every Nth RTP packet after the payloader (a lossy network)", "N" },
 		{ "reveal-keys", 0, 0, G_OPTION_ARG_FILENAME, &o->reveal_keys, "TESTS ONLY: append every SRTP key to FILE", "FILE" },
 		G_OPTION_ENTRY_NULL
 	};
@@ -209,6 +212,7 @@ camsim_parse_args(struct camsim_opts *o, int argc, char **argv)
 	o->fps = fps < 0 ? 0 : (guint)fps;
 	o->bitrate_kbps = bitrate < 0 ? 0 : (guint)bitrate;
 	o->gop = gop < 0 ? 0 : (guint)gop;
+	o->drop_every = drop < 0 ? 1 : (guint)drop;
 	if (plain)
 		o->profile = "avp";
 	if (!check_opts(o, &err)) {
