@@ -267,6 +267,7 @@ lg_conn_close(struct lg_conn *c, const char *why)
 	nvr_log(NVR_LOG_INFO, "client %s: closed (%s)", c->peer, why);
 	lg_rtsp_end_session(c);
 	c->dead = true;
+	lg_tunnel_close(c);
 	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	if (c->ssl != NULL && !c->tls_failed && SSL_is_init_finished(c->ssl))
 		SSL_shutdown(c->ssl); /* best effort close_notify; never waits */
@@ -310,8 +311,8 @@ lg_net_sweep(struct lg_server *s, int64_t now_ns)
 
 	for (; c != NULL; c = next) {
 		next = c->next_conn;
-		if (c->playing)
-			continue;
+		if (c->playing || (c->tunnel != NULL && c->tunnel->playing))
+			continue; /* a tunnel's POST is as alive as its GET */
 		if (c->ssl != NULL && !SSL_is_init_finished(c->ssl) &&
 		    now_ns - c->last_active_ns > LG_HANDSHAKE_NS)
 			lg_conn_close(c, "TLS handshake timed out");
@@ -374,8 +375,9 @@ conn_recv(struct lg_conn *c, uint8_t *buf, size_t size, size_t *n)
 }
 
 /* Reads until the socket is empty, handling requests as they complete;
- * lg_rtsp_input consumes what it handles, or closes a connection whose
- * buffer is full of something that is not a request. */
+ * lg_tunnel_input (and lg_rtsp_input after it) consumes what it handles,
+ * or closes a connection whose buffer is full of something that is not a
+ * request, so the buffer always has room for the next read. */
 static void
 conn_read(struct lg_conn *c)
 {
@@ -388,7 +390,7 @@ conn_read(struct lg_conn *c)
 			break;
 		c->last_active_ns = bench_mono_ns();
 		c->in_len += n;
-		lg_rtsp_input(c);
+		lg_tunnel_input(c);
 	}
 	if (!c->dead && c->out_len > 0 && !c->want_out)
 		lg_conn_flush(c);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -39,7 +40,8 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: nvr-loadgen --capture FILE [options]\n"
 	    "Serves /cam1 .. /camN, each replaying FILE (from nvr-bench-capture) as SRTP\n"
-	    "over RTSP/RTSPS TCP interleaved, with MIKEY keys, like nvr-camsim.\n"
+	    "over RTSP/RTSPS TCP interleaved, with MIKEY keys, like nvr-camsim; the same\n"
+	    "port serves RTSP tunnelled over HTTP(S) (https:// or rtspsh:// URLs).\n"
 	    "  --capture FILE        capture to replay (required)\n"
 	    "  --address ADDR        listen address (default 127.0.0.1; :: for all)\n"
 	    "  --port N              port (default 8554; 0 picks a free one)\n"
@@ -274,13 +276,31 @@ setup_media(struct lg_server *s)
 	return lg_groups_init(s);
 }
 
+/* Every connection is a descriptor, and LG_MAX_CONNS (two per tunnelled
+ * camera) is over the usual soft limit of 1024: take what the hard limit
+ * allows. Failing is not fatal: fewer cameras then fit. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t want = LG_MAX_CONNS + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+		nvr_log(NVR_LOG_WARNING, "cannot raise the descriptor limit: %s", strerror(errno));
+}
+
 static nvr_err
 setup(struct lg_server *s)
 {
 	nvr_err rc;
 
 	s->epfd = s->lfd = s->tfd = s->sfd = -1;
-	if ((rc = setup_auth(s)) != NVR_OK || (rc = setup_media(s)) != NVR_OK)
+	raise_fd_limit();
+	if ((rc = setup_auth(s)) != NVR_OK || (rc = setup_media(s)) != NVR_OK ||
+	    (rc = lg_tunnel_init(s)) != NVR_OK)
 		return rc;
 	if (s->o->cert != NULL && (rc = lg_tls_init(s)) != NVR_OK)
 		return rc;
@@ -299,6 +319,7 @@ static void
 teardown(struct lg_server *s)
 {
 	lg_net_close_all(s);
+	lg_tunnel_clear(s);
 	lg_groups_free(s);
 	lg_media_clear(&s->media);
 	SSL_CTX_free(s->tls);

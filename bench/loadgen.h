@@ -9,6 +9,10 @@
  * session of the group that plays, so the generator costs little next to
  * the recorder it loads.
  *
+ * The same port serves RTSP tunnelled over HTTP(S) (ONVIF's "Internet
+ * mode", loadgen-tunnel.c): a camera's GET and POST connections carry one
+ * session, as gst-rtsp-server's do.
+ *
  * With --speed X the groups run on a camera clock that goes X times as
  * fast as the monotonic one: packets leave X times sooner than captured,
  * while RTP times, ONVIF times and sender reports advance as they would in
@@ -18,7 +22,8 @@
  *
  * Modules: loadgen.c (options, loop, signals), loadgen-net.c (sockets, TLS,
  * bounded output), loadgen-rtsp.c (requests and replies), loadgen-stream.c
- * (groups: pacing, rewriting, SRTP, MIKEY, SDP), loadgen-stats.c (JSON).
+ * (groups: pacing, rewriting, SRTP, MIKEY, SDP), loadgen-tunnel.c (the
+ * HTTP tunnel), loadgen-stats.c (JSON).
  * All of it runs on the one thread; nothing locks.
  */
 #ifndef NVR_BENCH_LOADGEN_H
@@ -28,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <glib.h>
 #include <openssl/ssl.h>
 #include <srtp2/srtp.h>
 
@@ -36,7 +42,11 @@
 #include "nvrd/err.h"
 
 #define LG_MAX_CAMERAS 10000
-#define LG_MAX_CONNS 10000
+/* A tunnelled camera holds two connections (GET and POST), and a few more
+ * may be mid-handshake. */
+#define LG_MAX_CONNS (2 * LG_MAX_CAMERAS + 256)
+#define LG_MAX_TUNNELS LG_MAX_CAMERAS
+#define LG_MAX_COOKIE 64       /* x-sessioncookie; QuickTime's are 22 */
 /* Media a session may have queued at --speed 1; past it, packets are
  * dropped for that session only. The bound holds the same span of camera
  * time at any speed, so it is multiplied by the speed (lg_server.out_cap).
@@ -54,6 +64,14 @@
 
 /* What epoll's data.ptr points at: each watched object starts with one. */
 enum lg_kind { LG_LISTENER, LG_TIMER, LG_SIGNALS, LG_CONN };
+
+/* What a connection speaks, known from its first line (loadgen-tunnel.c). */
+enum lg_proto {
+	LG_PROTO_NEW,  /* not known yet */
+	LG_PROTO_RTSP,
+	LG_PROTO_GET,  /* a tunnel's GET: replies and media go out on it */
+	LG_PROTO_POST, /* a tunnel's POST: base64 requests come in on it */
+};
 
 struct lg_counters {
 	uint64_t packets_sent, bytes_sent;       /* queued to the session */
@@ -135,6 +153,7 @@ struct lg_server {
 	struct lg_camera *cams;
 	struct lg_conn *conns; /* every open connection */
 	struct lg_conn *dead;  /* closed during this loop turn, freed after it */
+	GHashTable *tunnels;   /* x-sessioncookie -> its GET; keys are the GETs' */
 	unsigned n_conns;
 	int64_t realtime_offset_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC at start */
 	/* Subtracted from camera time for the ONVIF and SR NTP times: with
@@ -166,6 +185,12 @@ struct lg_conn {
 	uint8_t *out;
 	size_t out_off, out_len, out_size;
 	char nonce[BENCH_MD5_HEX];
+	enum lg_proto proto;
+	/* A tunnel: the other half, or NULL. The GET holds the session below;
+	 * the POST's input is base64 that becomes the GET's. */
+	struct lg_conn *tunnel;
+	bool tunnel_up;                   /* the HTTP head was handled */
+	char cookie[LG_MAX_COOKIE + 1];   /* a GET's, its key in tunnels */
 	/* the session */
 	char session[17];
 	struct lg_camera *cam; /* non-NULL once SETUP */
@@ -192,6 +217,14 @@ void lg_conn_close(struct lg_conn *c, const char *why);
 void lg_net_reap(struct lg_server *s);
 void lg_net_sweep(struct lg_server *s, int64_t now_ns);
 void lg_net_close_all(struct lg_server *s);
+
+/* loadgen-tunnel.c: every connection's input goes through lg_tunnel_input
+ * first, which knows it from its first line and hands RTSP on;
+ * lg_tunnel_close unpairs a closing half (a GET closes its POST). */
+nvr_err lg_tunnel_init(struct lg_server *s);
+void lg_tunnel_clear(struct lg_server *s);
+void lg_tunnel_input(struct lg_conn *c);
+void lg_tunnel_close(struct lg_conn *c);
 
 /* loadgen-rtsp.c: handles every whole request in c->in. */
 void lg_rtsp_input(struct lg_conn *c);
