@@ -157,18 +157,6 @@ nvrd_snap() {
 	cp "$DIR/nvrd-stats.json" "$1"
 }
 
-# allow_tunnel_urls DB: the url check of sql/0002 predates tunnel URLs and
-# refuses https://, which nvrctl and nvrd accept; until a migration widens
-# it (as sql/0007 on the transport branch does), widen it the same way in
-# the benchmark's database. Does nothing once the schema allows them.
-allow_tunnel_urls() {
-	psql -X -At -d "$1" -c "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conname = 'cameras_url_check'" |
-		grep -q https && return 0
-	echo "ingest.sh: the schema refuses https:// camera URLs: widening its url check in database $1" >&2
-	psql -X -q -d "$1" -c "ALTER TABLE cameras DROP CONSTRAINT cameras_url_check,
-		ADD CONSTRAINT cameras_url_check CHECK (url ~ '^(rtsps?|rtsps?h|https?)://')" >/dev/null
-}
-
 # run_nvrd N TAG [SCHEME]: records N loadgen cameras (rtsps:// URLs, or
 # https:// for the HTTP tunnel) and prints one result line
 run_nvrd() {
@@ -203,7 +191,6 @@ EOF
 	base=$(rss_of $NVRD_PID)
 	ctl=("$B/nvrd/nvrctl" -c "$DIR/nvrd-$tag.conf")
 	"${ctl[@]}" keyholder add bench "$DIR/pki/keyholder.pub.pem" >/dev/null
-	[ "$scheme" = rtsps ] || allow_tunnel_urls "$db"
 	for i in $(seq "$n"); do
 		"${ctl[@]}" camera add "cam$i" --url "$scheme://127.0.0.1:$LG_PORT/cam$i" --user admin \
 			--password-file "$DIR/password" --ca "$DIR/pki/camera-ca.crt" >/dev/null
