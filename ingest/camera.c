@@ -414,9 +414,20 @@ tunnel_answer(struct ing_camera *c, int64_t now_ms)
 
 	if (r < 0)
 		return true;
+	if (r > 0 && status == 0) {
+		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, why, "check that the camera offers RTSP over HTTP(S) on this port",
+		    "the camera does not answer as an HTTP tunnel");
+		return false;
+	}
 	if (r > 0) {
-		ing_cam_fail(c, status == 401 || status == 403 ? ING_CAM_AUTH_FAILED : ING_CAM_STREAM_ERROR, now_ms, why,
-		    status == 404 ? "check the path in the camera's URL" : "check that the camera offers RTSP over HTTP(S) on this port",
+		bool login = status == 401 || status == 403;
+		/* The login is answered inside the tunnel (RTSP Digest), as
+		 * gst-rtsp-server and ONVIF cameras ask; an HTTP login on the
+		 * tunnel's own requests is not. */
+		ing_cam_fail(c, login ? ING_CAM_AUTH_FAILED : ING_CAM_STREAM_ERROR, now_ms, why,
+		    status == 404 ? "check the path in the camera's URL"
+		    : login       ? "let the camera take the login inside the tunnel, or use rtsps:// if it can"
+				  : "check that the camera offers RTSP over HTTP(S) on this port",
 		    "the camera refused the HTTP tunnel (HTTP %d)", status);
 		return false;
 	}

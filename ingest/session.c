@@ -280,7 +280,10 @@ status_ok(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t now_ms)
 		return false;
 	}
 	ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, m->reason,
-	    m->status == 404 ? "check the path in the camera's URL" : NULL, "the camera answered %s with %d",
+	    m->status == 404   ? "check the path in the camera's URL"
+	    : m->status == 461 ? "the camera does not offer this transport: set the camera's transport to tcp or tunnel"
+			       : NULL,
+	    "the camera answered %s with %d",
 	    c->last_method ? c->last_method : "a request", m->status);
 	return false;
 }
