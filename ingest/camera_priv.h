@@ -70,7 +70,7 @@ struct ing_stream {
 	struct ing_protect *protect; /* plain RTP: protected here instead */
 	struct stg_out *out;
 	bool have_index;
-	uint64_t last_index;
+	uint64_t first_index, last_index;
 	bool prev_clean;
 	uint32_t prev_ts;
 	enum ing_srtp_suite suite;

@@ -302,6 +302,33 @@ ing_media_stats(struct ing_camera *c)
 	c->pend_rtp = c->pend_rtcp = c->pend_bytes = 0;
 }
 
+/* Loss is what the packet index skips. A packet that comes after a later
+ * one (UDP reorders) was counted lost when the later one opened the gap:
+ * it is taken back, from the camera's counters and, if the gap is in it,
+ * the current segment's. It is new, not a replay: the replay window let it
+ * through. One from before the session's first packet was never counted. */
+static void
+count_loss(struct ing_camera *c, struct ing_stream *s, uint64_t idx)
+{
+	if (!s->have_index) {
+		s->have_index = true;
+		s->first_index = s->last_index = idx;
+		return;
+	}
+	if (idx > s->last_index + 1) {
+		uint64_t gap = idx - s->last_index - 1;
+		c->status.counters[ING_CNT_LOST] += (int64_t)gap;
+		stg_stat_add(&stg_stats.lost, gap);
+		stg_out_refused(s->out, 0, 0, gap, 0);
+	} else if (idx < s->last_index && idx > s->first_index && c->status.counters[ING_CNT_LOST] > 0) {
+		c->status.counters[ING_CNT_LOST]--;
+		stg_stat_sub(&stg_stats.lost, 1);
+		stg_out_late(s->out);
+	}
+	if (idx > s->last_index)
+		s->last_index = idx;
+}
+
 /* A camera's SRTP is checked; a plain camera's RTP is protected, and is
  * then what the camera would have sent had it done SRTP itself. */
 static void
@@ -327,15 +354,7 @@ rtp_frame(struct ing_camera *c, struct ing_stream *s, const uint8_t *data, size_
 		s->prev_clean = r.clean_point;
 		s->prev_ts = r.ts;
 	}
-	if (s->have_index && idx > s->last_index + 1) {
-		uint64_t gap = idx - s->last_index - 1;
-		c->status.counters[ING_CNT_LOST] += (int64_t)gap;
-		stg_stat_add(&stg_stats.lost, gap);
-		stg_out_refused(s->out, 0, 0, gap, 0);
-	}
-	if (!s->have_index || idx > s->last_index)
-		s->last_index = idx;
-	s->have_index = true;
+	count_loss(c, s, idx);
 	pkt.index = idx;
 	pkt.unverified = v == ING_SRTP_UNVERIFIED;
 	store(c, s, data, len, &pkt);

@@ -310,6 +310,13 @@ stg_out_refused(struct stg_out *o, uint64_t forged, uint64_t replayed, uint64_t 
 }
 
 void
+stg_out_late(struct stg_out *o)
+{
+	if (o->seg != NULL && o->seg->m.lost > 0)
+		o->seg->m.lost--;
+}
+
+void
 stg_out_flush(struct stg_out *o)
 {
 	if (o->seg != NULL && (o->unsynced || (o->chunk != NULL && o->chunk->len > o->chunk->queued)))

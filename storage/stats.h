@@ -29,6 +29,12 @@ stg_stat_add(atomic_uint_fast64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+static inline void
+stg_stat_sub(atomic_uint_fast64_t *c, uint64_t n)
+{
+	atomic_fetch_sub_explicit(c, n, memory_order_relaxed);
+}
+
 /* Counts one packet that became durable us microseconds after it arrived. */
 void stg_stats_latency(int64_t us);
 

@@ -100,6 +100,9 @@ nvr_err stg_out_packet(struct stg_out *o, const uint8_t *data, size_t len, const
 
 /* Counts packets refused at ingest, for the current segment's manifest. */
 void stg_out_refused(struct stg_out *o, uint64_t forged, uint64_t replayed, uint64_t lost, uint64_t malformed);
+/* A packet counted lost came late after all (reordered): the current
+ * segment's count of lost packets, if it has any, goes down by one. */
+void stg_out_late(struct stg_out *o);
 
 /* The sync tick: pads and hands the partial chunk to the writer, which
  * writes and fdatasyncs it. */

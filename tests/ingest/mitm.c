@@ -2,12 +2,15 @@
  * mitm.c: nvr-test-mitm, an attacker between a camera and the recorder for
  * tests: a TCP proxy that passes RTSP through and, in the camera's
  * interleaved stream, flips a bit in the payload of every Nth RTP packet
- * (--alter-every N) and sends again an RTP packet it already passed
- * (--replay-every M). It counts what it did; the recorder must count the
- * same forgeries and replays and drop exactly those packets.
+ * (--alter-every N), sends again an RTP packet it already passed
+ * (--replay-every M), or holds back every Kth RTP packet and sends it
+ * after the next one (--reorder-every K, as UDP reorders). It counts what
+ * it did; the recorder must count the same forgeries and replays and drop
+ * exactly those packets, and count no reordered packet as lost.
  *
  *   nvr-test-mitm --upstream HOST:PORT [--port N] [--port-file F]
- *                 [--alter-every N] [--replay-every M] [--report F]
+ *                 [--alter-every N] [--replay-every M] [--reorder-every K]
+ *                 [--report F]
  *
  * Used with rtsp:// cameras only: over TLS there is nothing to alter.
  */
@@ -28,13 +31,15 @@
 #include "ingest/rtsp.h"
 #include "nvrd/util.h"
 
-static unsigned alter_every, replay_every;
-static unsigned long rtp_seen, altered, replayed;
+static unsigned alter_every, replay_every, reorder_every;
+static unsigned long rtp_seen, altered, replayed, reordered;
 static const char *report_path;
 static volatile sig_atomic_t stop;
 static char scratch[ING_RTSP_SCRATCH];
 static uint8_t kept[65536 + 4];
 static size_t kept_len;
+static uint8_t held[65536 + 4]; /* --reorder-every: the frame held back */
+static size_t held_len;
 
 static void
 report(void)
@@ -42,7 +47,10 @@ report(void)
 	FILE *f = report_path ? fopen(report_path, "w") : NULL;
 
 	if (f != NULL) {
-		fprintf(f, "rtp=%lu altered=%lu replayed=%lu\n", rtp_seen, altered, replayed);
+		if (reorder_every)
+			fprintf(f, "rtp=%lu reordered=%lu\n", rtp_seen, reordered);
+		else
+			fprintf(f, "rtp=%lu altered=%lu replayed=%lu\n", rtp_seen, altered, replayed);
 		fclose(f);
 	}
 }
@@ -84,8 +92,19 @@ frame(int client, uint8_t *f, size_t len)
 			altered++;
 		}
 	}
+	if (rtp && reorder_every && rtp_seen % reorder_every == 0 && held_len == 0 && len <= sizeof(held)) {
+		memcpy(held, f, len); /* goes after the next RTP packet */
+		held_len = len;
+		return true;
+	}
 	if (!send_all(client, f, len))
 		return false;
+	if (rtp && held_len > 0) {
+		if (!send_all(client, held, held_len))
+			return false;
+		held_len = 0;
+		reordered++;
+	}
 	if (rtp && replay_every && rtp_seen % replay_every == 0 && old_len > 0) {
 		if (!send_all(client, old, old_len))
 			return false;
@@ -169,7 +188,8 @@ main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "upstream", required_argument, NULL, 'u' }, { "port", required_argument, NULL, 'p' },
 		{ "port-file", required_argument, NULL, 'f' }, { "alter-every", required_argument, NULL, 'a' },
-		{ "replay-every", required_argument, NULL, 'r' }, { "report", required_argument, NULL, 'o' },
+		{ "replay-every", required_argument, NULL, 'r' }, { "reorder-every", required_argument, NULL, 'R' },
+		{ "report", required_argument, NULL, 'o' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_in up = { .sin_family = AF_INET }, me = { .sin_family = AF_INET };
@@ -201,9 +221,10 @@ main(int argc, char **argv)
 		case 'f': port_file = optarg; break;
 		case 'a':
 		case 'r':
+		case 'R':
 			if (!nvr_parse_num(optarg, NULL, 0, 1000000, &num))
 				return 2;
-			*(c == 'a' ? &alter_every : &replay_every) = (unsigned)num;
+			*(c == 'a' ? &alter_every : c == 'r' ? &replay_every : &reorder_every) = (unsigned)num;
 			break;
 		case 'o': report_path = optarg; break;
 		default: return 2;
@@ -211,7 +232,7 @@ main(int argc, char **argv)
 	}
 	if (up.sin_port == 0) {
 		fprintf(stderr, "usage: nvr-test-mitm --upstream HOST:PORT [--port N] [--port-file F] "
-				"[--alter-every N] [--replay-every M] [--report F]\n");
+				"[--alter-every N] [--replay-every M] [--reorder-every K] [--report F]\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
