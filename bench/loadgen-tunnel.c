@@ -23,6 +23,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #include "bench/loadgen.h"
 #include "nvrd/log.h"
 #include "nvrd/util.h"
@@ -213,42 +215,23 @@ open_half(struct lg_conn *c)
 
 /* ---- the POST's base64 ------------------------------------------------- */
 
-static int
-b64_value(uint8_t ch)
-{
-	if (ch >= 'A' && ch <= 'Z')
-		return ch - 'A';
-	if (ch >= 'a' && ch <= 'z')
-		return ch - 'a' + 26;
-	if (ch >= '0' && ch <= '9')
-		return ch - '0' + 52;
-	if (ch == '+')
-		return 62;
-	return ch == '/' ? 63 : -1;
-}
-
 /* RFC 4648 4: n quads to at most 3n bytes. Each request is its own
  * padded chunk, so a quad never depends on the next one and the stream
- * can be cut at any quad. False if something is not base64. */
+ * can be cut at any quad: OpenSSL's EVP_DecodeBlock decodes each (it reads
+ * '=' as zero bits and writes 3 bytes); the padding is counted here, and
+ * an '=' anywhere but at a quad's end refused. False if something is not
+ * base64. */
 static bool
 b64_quads(const uint8_t *in, size_t n, uint8_t *out, size_t *out_len)
 {
 	size_t o = 0;
 
 	for (size_t i = 0; i < n; i++, in += 4) {
-		int pad = in[3] != '=' ? 0 : in[2] == '=' ? 2 : 1, v;
-		uint32_t w = 0;
+		int pad = in[3] != '=' ? 0 : in[2] == '=' ? 2 : 1;
 
-		for (int k = 0; k < 4; k++) {
-			if ((v = k < 4 - pad ? b64_value(in[k]) : 0) < 0)
-				return false;
-			w = w << 6 | (uint32_t)v;
-		}
-		out[o++] = (uint8_t)(w >> 16);
-		if (pad < 2)
-			out[o++] = (uint8_t)(w >> 8);
-		if (pad < 1)
-			out[o++] = (uint8_t)w;
+		if (memchr(in, '=', (size_t)(4 - pad)) != NULL || EVP_DecodeBlock(out + o, in, 4) != 3)
+			return false;
+		o += (size_t)(3 - pad);
 	}
 	*out_len = o;
 	return true;
