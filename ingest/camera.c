@@ -109,7 +109,8 @@ ing_camera_new(struct ing_camera_config *cfg, const struct ing_services *svc, st
 	c->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg)); /* ownership moved */
 	c->svc = *svc;
-	c->tunnel = c->url.tunnel || c->cfg.transport == ING_TRANSPORT_TUNNEL;
+	if (c->url.tunnel) /* https:// and the like: the URL says how */
+		c->cfg.transport = ING_TRANSPORT_TUNNEL;
 	if (ing_rtsp_request_url(c->cfg.url, &c->url, c->req_url, sizeof(c->req_url)) != NVR_OK) {
 		nvr_log(NVR_LOG_ERROR, "camera %s: URL too long", c->cfg.name);
 		free_cfg(&c->cfg);
@@ -260,7 +261,7 @@ static void
 rtsp_ready(struct ing_camera *c, int64_t now_ms)
 {
 	c->deadline_ms = now_ms + c->cfg.timeout_ms;
-	if (c->tunnel && c->phase < PH_TUNNEL_GET) {
+	if (ing_cam_tunnel(c) && c->phase < PH_TUNNEL_GET) {
 		if (!ing_tunnel_send_get(c)) {
 			ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send the tunnel's GET");
 			return;
@@ -268,7 +269,7 @@ rtsp_ready(struct ing_camera *c, int64_t now_ms)
 		c->phase = PH_TUNNEL_GET;
 		return;
 	}
-	if (c->tunnel && !ing_tunnel_send_post(c)) {
+	if (ing_cam_tunnel(c) && !ing_tunnel_send_post(c)) {
 		ing_cam_fail(c, ING_CAM_UNREACHABLE, now_ms, c->io_error, NULL, "cannot send the tunnel's POST");
 		return;
 	}
@@ -671,13 +672,13 @@ tick_playing(struct ing_camera *c, int64_t now_ms)
 	if (now_ms - c->last_data_ms > c->cfg.timeout_ms) {
 		/* over UDP, silence is most often a firewall or NAT on the way */
 		ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, NULL,
-		    c->udp_buf != NULL ? "UDP from the camera may be blocked on the way; transport tcp avoids that" : NULL,
+		    ing_cam_udp(c) ? "UDP from the camera may be blocked on the way; transport tcp avoids that" : NULL,
 		    "no packets for %lld s", (long long)(c->cfg.timeout_ms / 1000));
 		return;
 	}
 	if (now_ms >= c->next_keepalive_ms)
 		ing_session_keepalive(c, now_ms);
-	if (c->udp_buf != NULL && now_ms >= c->next_punch_ms) {
+	if (ing_cam_udp(c) && now_ms >= c->next_punch_ms) {
 		ing_udp_punch(c);
 		c->next_punch_ms = now_ms + 20000;
 	}
@@ -745,6 +746,5 @@ ing_camera_free(struct ing_camera *c)
 		OPENSSL_cleanse(c->in, c->in_cap);
 		free(c->in);
 	}
-	free(c->udp_buf);
 	free(c);
 }

@@ -39,6 +39,9 @@ enum ing_phase {
 	PH_PLAYING,    /* recording */
 };
 
+/* What is logged once per session, then only counted (c->warned). */
+enum ing_warn { WARN_FORGED, WARN_REPLAYED, WARN_MALFORMED, WARN_FOREIGN_DATAGRAM, WARN_TRUNCATED_DATAGRAM, WARN_N };
+
 enum ing_step { ST_OPTIONS, ST_DESCRIBE, ST_SETUP, ST_PLAY, ST_KEEPALIVE, ST_TEARDOWN };
 
 /* One TCP (or TLS) connection to the camera, and the bytes waiting to go
@@ -122,12 +125,11 @@ struct ing_camera {
 	struct ing_auth_challenge auth;
 	struct ing_rtsp_url url;
 	bool ai_from_gai;         /* freed with freeaddrinfo either way */
-	bool tunnel;
 	bool again;               /* input left in the TLS buffer (read_loop) */
 	bool has_get_parameter;
 	bool have_auth;
 	char port_str[8];
-	char warned[8];           /* forged/replayed/UDP warnings already logged */
+	char warned[WARN_N];      /* enum ing_warn: already logged this session */
 	char cookie[33];          /* the tunnel's x-sessioncookie */
 	char io_error[128];       /* why the last read or write failed */
 	char session[128];
@@ -135,6 +137,19 @@ struct ing_camera {
 	char base[ING_SDP_MAX_URL];
 	char last_uri[ING_SDP_MAX_URL];
 };
+
+/* How RTP travels: cfg.transport, which a tunnel URL sets to tunnel. */
+static inline bool
+ing_cam_tunnel(const struct ing_camera *c)
+{
+	return c->cfg.transport == ING_TRANSPORT_TUNNEL;
+}
+
+static inline bool
+ing_cam_udp(const struct ing_camera *c)
+{
+	return c->cfg.transport == ING_TRANSPORT_UDP;
+}
 
 /* camera.c */
 void ing_cam_fail(struct ing_camera *c, enum ing_cam_state st, int64_t now_ms, const char *detail,

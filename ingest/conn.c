@@ -141,12 +141,12 @@ ing_cam_send(struct ing_camera *c, const char *buf, size_t len)
 {
 	if (len > ING_OUT_MAX)
 		return false;
-	return c->tunnel ? ing_tunnel_send(c, buf, len) : ing_cam_conn_send(c, &c->rtsp, buf, len);
+	return ing_cam_tunnel(c) ? ing_tunnel_send(c, buf, len) : ing_cam_conn_send(c, &c->rtsp, buf, len);
 }
 
 bool
 ing_cam_busy(const struct ing_camera *c)
 {
-	return (c->tunnel ? c->post.out_len : c->rtsp.out_len) != 0;
+	return (ing_cam_tunnel(c) ? c->post.out_len : c->rtsp.out_len) != 0;
 }
 

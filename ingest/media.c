@@ -253,7 +253,7 @@ stream_of(struct ing_camera *c, uint8_t ch)
 static void
 refused(struct ing_camera *c, struct ing_stream *s, enum ing_srtp_verdict v)
 {
-	int k = v == ING_SRTP_FORGED ? 0 : v == ING_SRTP_REPLAYED ? 1 : 2;
+	enum ing_warn k = v == ING_SRTP_FORGED ? WARN_FORGED : v == ING_SRTP_REPLAYED ? WARN_REPLAYED : WARN_MALFORMED;
 	static const char *const what[] = { "forged or altered (SRTP tag mismatch)", "replayed", "malformed" };
 
 	if (!c->warned[k]) {

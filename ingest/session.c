@@ -74,7 +74,7 @@ setup_transport(struct ing_camera *c, char *out, size_t size, const char **why)
 	const char *profile = c->cfg.plain_rtp ? "AVP" : "SAVP";
 	size_t u = 2 * (size_t)c->setup_i;
 
-	if (c->cfg.transport != ING_TRANSPORT_UDP || c->tunnel) {
+	if (!ing_cam_udp(c)) {
 		snprintf(out, size, "Transport: RTP/%s/TCP;unicast;interleaved=%u-%u\r\n", profile, s->rtp_ch, s->rtcp_ch);
 		return true;
 	}
@@ -212,14 +212,13 @@ after_setup(struct ing_camera *c, const struct ing_rtsp_msg *m, const char **why
 {
 	const char *tr = ing_rtsp_header(m, "Transport"), *sess = ing_rtsp_header(m, "Session");
 	struct ing_stream *s = &c->streams[c->setup_i];
-	bool udp = c->cfg.transport == ING_TRANSPORT_UDP && !c->tunnel;
 	long a, b;
 
 	if (sess == NULL || ing_rtsp_parse_session(sess, c->session, sizeof(c->session), &c->session_timeout) != NVR_OK) {
 		*why = "SETUP answer without a valid Session header";
 		return false;
 	}
-	if (udp) {
+	if (ing_cam_udp(c)) {
 		if (tr == NULL || strstr(tr, "/TCP") != NULL || !ing_rtsp_transport_range(tr, "server_port", 65535, &a, &b) ||
 		    a == 0 || b == 0 || b > 65535) {
 			*why = "the camera did not answer SETUP with UDP server ports (is UDP off on the camera? transport tcp works through firewalls)";
@@ -259,7 +258,7 @@ start_playing(struct ing_camera *c, int64_t now_ms)
 	c->next_punch_ms = now_ms + 20000;
 	nvr_log(NVR_LOG_NOTICE, "camera %s: recording %d stream%s (%s%s, %s, %s)", c->cfg.name, c->nstreams,
 	    c->nstreams == 1 ? "" : "s", c->url.tls ? "RTSPS" : "RTSP",
-	    c->tunnel ? (c->url.tls ? " over HTTPS" : " over HTTP") : c->udp_buf != NULL ? ", UDP" : ", TCP",
+	    ing_cam_tunnel(c) ? (c->url.tls ? " over HTTPS" : " over HTTP") : ing_cam_udp(c) ? ", UDP" : ", TCP",
 	    ing_srtp_suite_name(c->streams[0].suite), c->streams[0].name);
 	ing_cam_set_state(c, ING_CAM_RECORDING, NULL);
 }
@@ -311,7 +310,7 @@ ing_session_response(struct ing_camera *c, const struct ing_rtsp_msg *m, int64_t
 			ing_cam_fail(c, ING_CAM_STREAM_ERROR, now_ms, why, NULL, "cannot set up the stream");
 			return;
 		}
-		if (c->udp_buf != NULL)
+		if (ing_cam_udp(c))
 			ing_udp_punch(c); /* open the NAT's way in before the camera sends */
 		if (++c->setup_i < c->nstreams) {
 			send_step(c, now_ms);

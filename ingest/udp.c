@@ -140,7 +140,7 @@ from_camera(const struct ing_camera *c, const struct sockaddr_storage *ss)
 static void
 stray(struct ing_camera *c, int index, bool truncated)
 {
-	int k = truncated ? 4 : 3; /* c->warned slots after media.c's three */
+	enum ing_warn k = truncated ? WARN_TRUNCATED_DATAGRAM : WARN_FOREIGN_DATAGRAM;
 
 	stg_stat_add(&stg_stats.malformed, 1);
 	if (c->warned[k])

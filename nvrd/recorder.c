@@ -209,16 +209,13 @@ reload_keyholders(struct nvr_recorder *r)
 	kh_release(old);
 }
 
-/* A tunnel URL (https://, http://, rtspsh://, rtsph://) says how RTP
- * travels whatever the stored transport: nvrctl and the API refuse udp
- * with one, but a row written otherwise must not make nvrd try UDP. */
+/* The stored transport; an unknown name (a row written by hand) is tcp.
+ * A tunnel URL overrides it in the ingest engine (ing_camera_new). */
 static enum ing_transport
-camera_transport(const struct stg_camera *sc, const struct ing_rtsp_url *u)
+camera_transport(const struct stg_camera *sc)
 {
 	enum ing_transport t = ING_TRANSPORT_TCP;
 
-	if (u->tunnel)
-		return ING_TRANSPORT_TUNNEL;
 	if (sc->transport[0] != '\0' && ing_transport_parse(sc->transport, &t) != NVR_OK)
 		nvr_log(NVR_LOG_WARNING, "camera %s: unknown transport '%s', using tcp", sc->name, sc->transport);
 	return t;
@@ -238,7 +235,7 @@ camera_config(struct nvr_recorder *r, const struct stg_camera *sc, struct ing_ca
 		nvr_log(NVR_LOG_ERROR, "camera %s: bad url: %s", sc->name, why);
 		return NVR_ERR_CONFIG;
 	}
-	cfg->transport = camera_transport(sc, &u);
+	cfg->transport = camera_transport(sc);
 	cfg->id = sc->id;
 	snprintf(cfg->name, sizeof(cfg->name), "%s", sc->name);
 	snprintf(cfg->url, sizeof(cfg->url), "%s", sc->url);
