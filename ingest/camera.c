@@ -70,6 +70,15 @@ ing_transport_parse(const char *name, enum ing_transport *t)
 	return NVR_ERR_INVAL;
 }
 
+nvr_err
+ing_transport_for_url(enum ing_transport t, const struct ing_rtsp_url *u, enum ing_transport *out)
+{
+	if (u->tunnel && t == ING_TRANSPORT_UDP)
+		return NVR_ERR_INVAL;
+	*out = u->tunnel ? ING_TRANSPORT_TUNNEL : t;
+	return NVR_OK;
+}
+
 const nvr_uuid *
 ing_camera_id(const struct ing_camera *c)
 {

@@ -87,6 +87,10 @@ enum ing_transport {
 const char *ing_transport_name(enum ing_transport t);
 /* NVR_OK and *t, or NVR_ERR_INVAL for another name */
 nvr_err ing_transport_parse(const char *name, enum ing_transport *t);
+/* The transport a camera at URL u records with when t is asked for: a
+ * tunnel URL is always tunnelled, so tcp becomes tunnel there; udp cannot
+ * go through a tunnel (NVR_ERR_INVAL). nvrctl and the API store this. */
+nvr_err ing_transport_for_url(enum ing_transport t, const struct ing_rtsp_url *u, enum ing_transport *out);
 
 struct ing_camera_config {
 	nvr_uuid id;

@@ -429,3 +429,12 @@ ing_rtsp_transport_range(const char *value, const char *name, long max, long *a,
 		return nvr_parse_num(end + 1, NULL, 0, max, b);
 	return *b <= max;
 }
+
+bool
+ing_rtsp_url_tls(const char *url)
+{
+	struct ing_rtsp_url u;
+	const char *why;
+
+	return ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
+}

@@ -100,6 +100,10 @@ nvr_err ing_rtsp_url_parse(const char *url, struct ing_rtsp_url *out, const char
  * base with one '/' between them. Writes at most size bytes. */
 nvr_err ing_rtsp_resolve(const char *base, const char *control, char *out, size_t size);
 
+/* True if url parses (ing_rtsp_url_parse) and its scheme means TLS:
+ * rtsps://, https://, rtspsh://. */
+bool ing_rtsp_url_tls(const char *url);
+
 /* The URL to put in RTSP requests: the configured one, except that a
  * tunnel's http(s):// becomes rtsp(s)://host:port/path, as RTSP inside the
  * tunnel speaks of RTSP URLs. Writes at most size bytes. */

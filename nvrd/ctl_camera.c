@@ -37,13 +37,11 @@ check_transport(const char *name, const struct ing_rtsp_url *u, char out[8])
 		    "unknown --transport '%s': give tcp, udp or tunnel", name);
 		return false;
 	}
-	if (u->tunnel && t == ING_TRANSPORT_UDP) {
+	if (ing_transport_for_url(t, u, &t) != NVR_OK) {
 		nvr_ctl_error("an https:// or http:// URL is always tunnelled: leave --transport out, or use rtsps://",
 		    "UDP cannot go through an HTTP tunnel");
 		return false;
 	}
-	if (u->tunnel)
-		t = ING_TRANSPORT_TUNNEL;
 	snprintf(out, 8, "%s", ing_transport_name(t));
 	return true;
 }
@@ -253,8 +251,6 @@ camera_list(struct nvr_ctl *ctl)
 static void
 print_trust(const struct stg_camera *c)
 {
-	struct ing_rtsp_url u;
-	const char *why;
 	char hex[65];
 
 	if (c->has_pin) {
@@ -262,7 +258,7 @@ print_trust(const struct stg_camera *c)
 		printf("tls trust:     certificate pinned, SHA-256 %s\n", hex);
 	} else if (c->tls_ca_pem != NULL) {
 		printf("tls trust:     the camera CA bundle given at add time\n");
-	} else if (ing_rtsp_url_parse(c->url, &u, &why) == NVR_OK && u.tls) {
+	} else if (ing_rtsp_url_tls(c->url)) {
 		printf("tls trust:     the system CA store\n");
 	} else {
 		printf("tls trust:     none: %s without TLS\n", strncmp(c->url, "rtsp:", 5) == 0 ? "rtsp://" : "http://");

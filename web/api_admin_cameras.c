@@ -133,24 +133,12 @@ set_transport(struct web_req *r, json_t *v, const struct ing_rtsp_url *u, struct
 		    json_is_string(v) ? json_string_value(v) : "");
 	if (v == NULL && c->transport[0] != '\0' && ing_transport_parse(c->transport, &t) != NVR_OK)
 		t = ING_TRANSPORT_TCP; /* the database allows no other name */
-	if (u->tunnel && t == ING_TRANSPORT_UDP)
+	if (ing_transport_for_url(t, u, &t) != NVR_OK)
 		return web_reply_error(r->conn, 400, "bad_value", NULL,
 		    "UDP cannot go through an HTTP tunnel: an https:// or http:// URL is always tunnelled; "
 		    "leave transport out, or use rtsps://");
-	if (u->tunnel)
-		t = ING_TRANSPORT_TUNNEL;
 	snprintf(c->transport, sizeof(c->transport), "%s", ing_transport_name(t));
 	return 0;
-}
-
-/* Whether url has TLS: rtsps://, and the tunnel's https:// and rtspsh://. */
-static bool
-url_tls(const char *url)
-{
-	struct ing_rtsp_url u;
-	const char *why;
-
-	return url != NULL && ing_rtsp_url_parse(url, &u, &why) == NVR_OK && u.tls;
 }
 
 /* The rules of nvrctl camera add, on the camera as it would be stored.
@@ -194,7 +182,7 @@ static int
 apply(struct web_req *r, json_t *body, struct stg_camera *c, bool adding)
 {
 	json_t *url = json_object_get(body, "url");
-	bool old_tls = !adding && url_tls(c->url), insecure = false;
+	bool old_tls = !adding && c->url != NULL && ing_rtsp_url_tls(c->url), insecure = false;
 	struct trust t = { 0 };
 	int st;
 
@@ -215,7 +203,7 @@ trust_name(const struct stg_camera *c)
 		return "pin_sha256";
 	if (c->tls_ca_pem != NULL)
 		return "ca_pem";
-	return url_tls(c->url) ? "system_ca" : "none";
+	return c->url != NULL && ing_rtsp_url_tls(c->url) ? "system_ca" : "none";
 }
 
 /* A camera's settings, as the admin calls answer them (never the
