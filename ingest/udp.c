@@ -42,6 +42,16 @@ sock_port(int fd)
 	return ntohs(a.sa.sa_family == AF_INET6 ? a.in6.sin6_port : a.in.sin_port);
 }
 
+/* Sets the port of an IPv4 or IPv6 address. */
+static void
+set_port(struct sockaddr_storage *ss, uint16_t port)
+{
+	if (ss->ss_family == AF_INET6)
+		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+	else
+		((struct sockaddr_in *)ss)->sin_port = htons(port);
+}
+
 /* A non-blocking UDP socket of the camera's address family, bound to port
  * (0: any), or -1 with errno. */
 static int
@@ -53,10 +63,7 @@ udp_socket(int family, uint16_t port)
 
 	if (fd < 0)
 		return -1;
-	if (family == AF_INET6)
-		((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
-	else
-		((struct sockaddr_in *)&ss)->sin_port = htons(port);
+	set_port(&ss, port);
 	/* capped by net.core.rmem_max; the default would drop key frames */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	if (bind(fd, (struct sockaddr *)&ss, len) == 0)
@@ -194,10 +201,7 @@ ing_udp_punch(struct ing_camera *c)
 
 		if (u->fd < 0 || u->server_port == 0)
 			continue;
-		if (to.ss_family == AF_INET6)
-			((struct sockaddr_in6 *)&to)->sin6_port = htons(u->server_port);
-		else
-			((struct sockaddr_in *)&to)->sin_port = htons(u->server_port);
+		set_port(&to, u->server_port);
 		(void)sendto(u->fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&to, c->peer_len);
 	}
 }
