@@ -8,8 +8,12 @@
  */
 #include "autoconfig.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <gst/app/gstappsrc.h>
 #include <gst/gst.h>
@@ -21,10 +25,17 @@
 /* How often a push waiting for room looks at the bus for an error. */
 #define CLIP_POLL (2 * GST_MSECOND)
 
+/* The clip's ©day as ISO 8601 (YYYY-MM-DD), and what the muxer writes
+ * for it before finish_date() puts the real one in its place. */
+#define CLIP_DATE_LEN 10
+
 struct stg_clip {
 	GstElement *pipe;
 	GstAppSrc *src; /* owned reference */
 	GstBus *bus;    /* owned reference */
+	char *path;     /* owned: the file the muxer writes */
+	char date[CLIP_DATE_LEN + 1];
+	char placeholder[CLIP_DATE_LEN + 1];
 };
 
 /* The elements after appsrc, by the manifests' codec name (the SDP's
@@ -69,21 +80,131 @@ take_error(GstMessage *msg, const char *what, char *why, size_t whysize)
 	gst_message_unref(msg);
 }
 
-/* The date, title and comment tags on the muxer, which writes them into
- * the file's metadata (udta). */
+/*
+ * The date, title and comment tags on the muxer, which writes them into
+ * the file's metadata (moov/udta/meta/ilst).
+ *
+ * The date is the recording's day in UTC, ISO 8601 (2026-12-07), as
+ * players and forensic tools read ©day. mp4mux and qtmux write GST_TAG_DATE
+ * as "%u-%u-%u" (gstqtmux.c, gst_qt_mux_add_mp4_date in 1.22), so a day or
+ * month below 10 loses its zero (2026-12-7), and they take no string for
+ * it. So they are given the same year on 10 October, whose text has the
+ * ISO length, and finish_date() writes the real date over those ten bytes
+ * once the file is whole. The time of day is not in ©day: the caller puts
+ * the exact start in the comment.
+ */
 static void
-set_tags(GstElement *mux, const struct stg_clip_info *info)
+set_tags(struct stg_clip *c, GstElement *mux, const struct stg_clip_info *info)
 {
 	GstDateTime *dt = gst_date_time_new_from_unix_epoch_utc_usecs(info->start_ns / 1000);
-	GDate *day = g_date_new_dmy((GDateDay)gst_date_time_get_day(dt), (GDateMonth)gst_date_time_get_month(dt),
-	    (GDateYear)gst_date_time_get_year(dt));
+	int year = gst_date_time_get_year(dt);
+	GstTagSetter *tags = GST_TAG_SETTER(mux);
 
-	/* mp4mux writes the day (GST_TAG_DATE, as ©day) but not the time of
-	 * day: the caller puts the exact start in the comment too. */
-	gst_tag_setter_add_tags(GST_TAG_SETTER(mux), GST_TAG_MERGE_REPLACE, GST_TAG_DATE_TIME, dt, GST_TAG_DATE, day,
-	    GST_TAG_TITLE, info->title, GST_TAG_COMMENT, info->comment, GST_TAG_ENCODER, "nvrctl decrypt", NULL);
-	g_date_free(day);
+	gst_tag_setter_add_tags(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DATE_TIME, dt, GST_TAG_TITLE, info->title,
+	    GST_TAG_COMMENT, info->comment, GST_TAG_ENCODER, "nvrctl decrypt", NULL);
+	if (year >= 1000 && year <= 9999) { /* four digits, or no ©day at all */
+		GDate *day = g_date_new_dmy(10, G_DATE_OCTOBER, (GDateYear)year);
+
+		snprintf(c->date, sizeof(c->date), "%04d-%02d-%02d", year, gst_date_time_get_month(dt),
+		    gst_date_time_get_day(dt));
+		snprintf(c->placeholder, sizeof(c->placeholder), "%04d-10-10", year);
+		gst_tag_setter_add_tags(tags, GST_TAG_MERGE_REPLACE, GST_TAG_DATE, day, NULL);
+		g_date_free(day);
+	}
 	gst_date_time_unref(dt);
+}
+
+static uint64_t
+be_bytes(const uint8_t *p, int n)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Finds the box of this type among the boxes that fill [*off, end) (ISO
+ * 14496-12 4.2: a 32-bit size, or 1 and a 64-bit size after the type; 0
+ * runs to the end). On success [*off, *end) is its content. */
+static bool
+find_box(int fd, uint64_t *off, uint64_t *end, const char *type)
+{
+	uint64_t at = *off;
+	uint8_t h[16];
+
+	while (*end - at >= 8) {
+		uint64_t size, hdr = 8;
+
+		if (pread(fd, h, 8, (off_t)at) != 8)
+			return false;
+		size = be_bytes(h, 4);
+		if (size == 1) {
+			if (*end - at < 16 || pread(fd, h + 8, 8, (off_t)(at + 8)) != 8)
+				return false;
+			size = be_bytes(h + 8, 8);
+			hdr = 16;
+		} else if (size == 0) {
+			size = *end - at;
+		}
+		if (size < hdr || size > *end - at)
+			return false;
+		if (memcmp(h + 4, type, 4) == 0) {
+			*off = at + hdr;
+			*end = at + size;
+			return true;
+		}
+		at += size;
+	}
+	return false;
+}
+
+/* Writes c->date over the placeholder in moov/udta/meta/ilst/©day/data:
+ * meta is a full box (4 bytes of version and flags before its boxes), and
+ * data holds a 4-byte type and a 4-byte locale before the text (the iTunes
+ * item list, which both muxers write, for QuickTime too). */
+static nvr_err
+finish_date(struct stg_clip *c, char *why, size_t whysize)
+{
+	/* \251 is 0xa9, the (c) of ©day: an octal escape ends after 3 digits */
+	static const char *const path[] = { "moov", "udta", "meta", "ilst", "\251day", "data" };
+	uint64_t off = 0, end;
+	char text[CLIP_DATE_LEN];
+	struct stat st;
+	nvr_err rc = NVR_ERR_IO;
+	int fd;
+
+	if (c->date[0] == '\0')
+		return NVR_OK;
+	if ((fd = open(c->path, O_RDWR | O_CLOEXEC)) < 0 || fstat(fd, &st) != 0) {
+		snprintf(why, whysize, "cannot open %s to write its date: %s", c->path, strerror(errno));
+		goto out;
+	}
+	end = (uint64_t)st.st_size;
+	for (size_t i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+		if (!find_box(fd, &off, &end, path[i]))
+			goto not_found;
+		if (i == 2 || i == 5)
+			off += i == 2 ? 4 : 8;
+		if (off > end)
+			goto not_found;
+	}
+	if (end - off != CLIP_DATE_LEN || pread(fd, text, CLIP_DATE_LEN, (off_t)off) != CLIP_DATE_LEN ||
+	    memcmp(text, c->placeholder, CLIP_DATE_LEN) != 0)
+		goto not_found;
+	if (pwrite(fd, c->date, CLIP_DATE_LEN, (off_t)off) != CLIP_DATE_LEN) {
+		snprintf(why, whysize, "cannot write the date into %s: %s", c->path, strerror(errno));
+		goto out;
+	}
+	rc = NVR_OK;
+	goto out;
+not_found:
+	snprintf(why, whysize, "the muxer wrote no date (©day) where expected in %s: is GStreamer newer than 1.22?",
+	    c->path);
+out:
+	if (fd >= 0)
+		close(fd);
+	return rc;
 }
 
 /* appsrc's caps, timing and queue bound. block=false: a blocked push
@@ -129,7 +250,8 @@ stg_clip_open(const char *path, const struct stg_clip_info *info, struct stg_cli
 	sink = gst_bin_get_by_name(GST_BIN(c->pipe), "sink");
 	c->bus = gst_element_get_bus(c->pipe);
 	set_source(c->src, info);
-	set_tags(mux, info);
+	set_tags(c, mux, info);
+	c->path = g_strdup(path);
 	g_object_set(sink, "location", path, NULL);
 	if (gst_element_set_state(c->pipe, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
 		snprintf(why, whysize, "cannot start the GStreamer pipeline writing %s", path);
@@ -202,6 +324,8 @@ stg_clip_finish(struct stg_clip *c, char *why, size_t whysize)
 	}
 	/* NULL closes the file sink: the file is whole once this returns. */
 	gst_element_set_state(c->pipe, GST_STATE_NULL);
+	if (rc == NVR_OK)
+		rc = finish_date(c, why, whysize);
 	return rc;
 }
 
@@ -218,5 +342,6 @@ stg_clip_free(struct stg_clip *c)
 		gst_object_unref(c->bus);
 	if (c->pipe != NULL)
 		gst_object_unref(c->pipe);
+	g_free(c->path);
 	g_free(c);
 }
