@@ -29,23 +29,6 @@ struct args {
 	struct stg_decrypt_opts o;
 };
 
-/* "2026-11-22T05:00:00Z", with or without up to 6 digits of fraction. */
-static bool
-parse_time(const char *s, int64_t *ns)
-{
-	char full[32];
-	size_t n = strlen(s);
-
-	if (n == 20 && s[19] == 'Z') {
-		snprintf(full, sizeof(full), "%.19s.000000Z", s);
-		s = full;
-	} else if (n > 21 && n < 27 && s[19] == '.' && s[n - 1] == 'Z') {
-		snprintf(full, sizeof(full), "%.*s%.*sZ", (int)(n - 1), s, (int)(27 - n), "000000");
-		s = full;
-	}
-	return stg_time_parse(s, ns) == NVR_OK;
-}
-
 /* Fills a from argv (getopt wants the command's name in argv[0]). */
 static bool
 parse(int argc, char **argv, struct args *a)
@@ -85,11 +68,11 @@ parse(int argc, char **argv, struct args *a)
 static bool
 parse_range(struct args *a)
 {
-	if ((a->o.has_from = a->from != NULL) && !parse_time(a->from, &a->o.from_ns)) {
+	if ((a->o.has_from = a->from != NULL) && stg_time_parse_utc(a->from, &a->o.from_ns) != NVR_OK) {
 		nvr_ctl_error("times look like 2026-11-22T05:00:00Z (UTC)", "--from %s is not a time", a->from);
 		return false;
 	}
-	if ((a->o.has_to = a->to != NULL) && !parse_time(a->to, &a->o.to_ns)) {
+	if ((a->o.has_to = a->to != NULL) && stg_time_parse_utc(a->to, &a->o.to_ns) != NVR_OK) {
 		nvr_ctl_error("times look like 2026-11-22T05:00:00Z (UTC)", "--to %s is not a time", a->to);
 		return false;
 	}

@@ -158,7 +158,7 @@ keyholder_list(struct nvr_ctl *ctl)
 	printf("%-24s %-64s %s\n", "NAME", "FINGERPRINT (SHA-256)", "ADDED");
 	for (size_t i = 0; i < n; i++) {
 		nvr_hex_encode(v[i].fingerprint, 32, hex);
-		printf("%-24s %-64s %.19s\n", v[i].name, hex, v[i].created_at);
+		printf("%-24s %-64s %s\n", v[i].name, hex, v[i].created_at);
 	}
 	if (n == 0)
 		printf("(none: nvrd records nothing until one is added)\n");

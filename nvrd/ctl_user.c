@@ -209,7 +209,7 @@ user_list(struct nvr_ctl *ctl)
 	    "SELECT u.name, u.role, CASE WHEN u.all_cameras OR u.role = 'admin' THEN 'all' "
 	    " ELSE coalesce((SELECT string_agg(c.name, ',' ORDER BY c.name) FROM user_cameras g "
 	    "  JOIN cameras c ON c.id = g.camera_id WHERE g.user_id = u.id), '-') END, "
-	    " coalesce(k.name, '-'), to_char(u.created_at, 'YYYY-MM-DD HH24:MI') "
+	    " coalesce(k.name, '-'), to_char(u.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI\"Z\"') "
 	    "FROM users u LEFT JOIN key_holders k ON k.id = u.key_holder_id "
 	    "WHERE u.removed_at IS NULL ORDER BY u.name");
 	if (stg_db_check(db, res, PGRES_TUPLES_OK, "listing users") != NVR_OK)

@@ -430,7 +430,8 @@ stg_catalog_keyholders(PGconn *db, bool keys, struct stg_keyholder **v, size_t *
 	*v = NULL;
 	*n = 0;
 	rc = run(db,
-	    "SELECT id, name, fingerprint, public_key_pem, created_at FROM key_holders"
+	    "SELECT id, name, fingerprint, public_key_pem,"
+	    " to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM key_holders"
 	    " WHERE removed_at IS NULL ORDER BY created_at, name",
 	    0, NULL, NULL, NULL, PGRES_TUPLES_OK, "listing key holders", &r);
 	if (rc != NVR_OK)

@@ -13,6 +13,7 @@
 #include "storage/db.h"
 #include "storage/export_priv.h"
 #include "storage/hold.h"
+#include "storage/manifest.h"
 
 /* The hold's reason: the export's id, then the export's reason, cut on a
  * character boundary to fit a hold's bound. */
@@ -35,6 +36,8 @@ hold_reason(const struct stg_export_req *req, char out[STG_HOLD_REASON_MAX + 1])
 static nvr_err
 check_req(const struct stg_export_req *req, const char **why)
 {
+	int64_t from_ns, to_ns;
+
 	if (req->ncameras == 0 || req->ncameras > STG_EXPORT_CAMERAS_MAX) {
 		*why = "an export names 1 to 64 cameras";
 		return NVR_ERR_INVAL;
@@ -45,6 +48,16 @@ check_req(const struct stg_export_req *req, const char **why)
 	}
 	if (req->from == NULL || req->to == NULL) {
 		*why = "an export needs a time range: from and to";
+		return NVR_ERR_INVAL;
+	}
+	/* checked here, not left to timestamptz, which reads a time without a
+	 * zone in the server's time zone: the bundle keeps these strings */
+	if (stg_time_parse_utc(req->from, &from_ns) != NVR_OK || stg_time_parse_utc(req->to, &to_ns) != NVR_OK) {
+		*why = "from and to must be UTC times (RFC 3339, e.g. 2026-11-22T10:00:00Z)";
+		return NVR_ERR_INVAL;
+	}
+	if (from_ns >= to_ns) {
+		*why = "from must be before to";
 		return NVR_ERR_INVAL;
 	}
 	for (size_t i = 0; i < req->ncameras; i++)

@@ -10,6 +10,7 @@
 #include "nvrd/uuid.h"
 #include "storage/db.h"
 #include "storage/hold.h"
+#include "storage/manifest.h"
 
 /* Times as the API writes them everywhere: UTC, microseconds, Z. */
 #define UTC(t) "to_char(" t " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
@@ -53,6 +54,7 @@ stg_hold_add(PGconn *db, const char *camera, const char *from, const char *to, c
 	char id[NVR_UUID_STRLEN];
 	nvr_uuid u;
 	const char *p[6] = { id, camera, from, to, reason, by };
+	int64_t from_ns, to_ns;
 	PGresult *r;
 	nvr_err rc;
 
@@ -60,6 +62,16 @@ stg_hold_add(PGconn *db, const char *camera, const char *from, const char *to, c
 	*why = NULL;
 	if (reason == NULL || reason[0] == '\0' || strlen(reason) > STG_HOLD_REASON_MAX) {
 		*why = "a reason of 1 to 1024 bytes is required";
+		return NVR_ERR_INVAL;
+	}
+	/* checked here, not left to timestamptz, which reads a time without
+	 * a zone in the server's time zone, and words such as 'yesterday' */
+	if (stg_time_parse_utc(from, &from_ns) != NVR_OK || stg_time_parse_utc(to, &to_ns) != NVR_OK) {
+		*why = "from and to must be UTC times (RFC 3339, e.g. 2026-11-22T10:00:00Z)";
+		return NVR_ERR_INVAL;
+	}
+	if (from_ns >= to_ns) {
+		*why = "from must be before to";
 		return NVR_ERR_INVAL;
 	}
 	if (nvr_uuid_new(&u) != NVR_OK)
@@ -71,12 +83,10 @@ stg_hold_add(PGconn *db, const char *camera, const char *from, const char *to, c
 	    " WHERE c.name = $2 AND c.removed_at IS NULL AND $3::timestamptz < $4::timestamptz RETURNING *)"
 	    " SELECT " HOLD_JSON " FROM h JOIN cameras c ON c.id = h.camera_id",
 	    6, p, &r);
-	if (rc == NVR_ERR_INVAL)
-		*why = "from and to must be times (ISO 8601, e.g. 2026-11-22T10:00:00Z)";
 	if (rc != NVR_OK)
 		return rc;
 	if (PQntuples(r) == 0) {
-		*why = "no such camera, or from is not before to";
+		*why = "no such camera";
 		rc = NVR_ERR_INVAL;
 	} else {
 		rc = parse_json(r, out);

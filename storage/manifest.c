@@ -47,6 +47,16 @@ digits(const char *s, int n)
 	return v;
 }
 
+/* Gregorian: timegm would move 2027-02-29 to 1 March instead of refusing it. */
+static long
+days_in_month(long year, long month)
+{
+	static const long days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
 nvr_err
 stg_time_parse(const char *s, int64_t *ns)
 {
@@ -63,8 +73,8 @@ stg_time_parse(const char *s, int64_t *ns)
 			return NVR_ERR_INVAL;
 	}
 	/* Nanoseconds since 1970 in an int64_t end in April 2262. */
-	if (f[0] < 1970 || f[0] > 2261 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > 31 || f[3] > 23 || f[4] > 59 ||
-	    f[5] > 60)
+	if (f[0] < 1970 || f[0] > 2261 || f[1] < 1 || f[1] > 12 || f[2] < 1 || f[2] > days_in_month(f[0], f[1]) ||
+	    f[3] > 23 || f[4] > 59 || f[5] > 60)
 		return NVR_ERR_INVAL;
 	tm.tm_year = (int)f[0] - 1900;
 	tm.tm_mon = (int)f[1] - 1;
@@ -74,6 +84,20 @@ stg_time_parse(const char *s, int64_t *ns)
 	tm.tm_sec = (int)f[5];
 	*ns = (int64_t)timegm(&tm) * 1000000000LL + f[6] * 1000LL;
 	return NVR_OK;
+}
+
+nvr_err
+stg_time_parse_utc(const char *s, int64_t *ns)
+{
+	char full[32];
+	size_t n = strlen(s), frac;
+
+	/* "...:SSZ" or "...:SS.fZ" to "...:SS.ffffffZ", which stg_time_parse reads */
+	if (n < 20 || n > 27 || n == 21 || s[n - 1] != 'Z' || (n != 20 && s[19] != '.'))
+		return NVR_ERR_INVAL;
+	frac = n == 20 ? 0 : n - 21;
+	snprintf(full, sizeof(full), "%.19s.%.*s%.*sZ", s, (int)frac, s + 20, (int)(6 - frac), "000000");
+	return stg_time_parse(full, ns);
 }
 
 static int

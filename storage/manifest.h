@@ -53,7 +53,12 @@ nvr_err stg_manifest_decode(const char *text, size_t len, struct stg_manifest *m
 
 /* "2026-11-22T05:00:00.123456Z" for ns since the Unix epoch. */
 void stg_time_format(int64_t ns, char out[32]);
-/* The reverse; NVR_ERR_INVAL if malformed. */
+/* The reverse; NVR_ERR_INVAL if malformed or not a day of the calendar
+ * (2027-02-29). */
 nvr_err stg_time_parse(const char *s, int64_t *ns);
+/* A time as people and clients give it (the API, nvrctl): RFC 3339 in UTC,
+ * "2026-11-22T05:00:00Z" with or without 1 to 6 digits of fraction. A time
+ * without "Z" would mean whatever some time zone says, so it is refused. */
+nvr_err stg_time_parse_utc(const char *s, int64_t *ns);
 
 #endif

@@ -81,17 +81,7 @@ web_reply_head(struct mg_connection *c, int status, const char *type, const char
 bool
 web_parse_time(const char *s, int64_t *ns)
 {
-	char full[32];
-	size_t n = strlen(s), frac;
-
-	/* "...:SSZ" or "...:SS.fZ" to "...:SS.ffffffZ", which stg_time_parse reads. */
-	if (n < 20 || n > 27 || s[n - 1] != 'Z')
-		return false;
-	frac = n == 20 ? 0 : n - 21;
-	if (n != 20 && s[19] != '.')
-		return false;
-	snprintf(full, sizeof(full), "%.19s.%.*s%.*sZ", s, (int)frac, s + 20, (int)(6 - frac), "000000");
-	return stg_time_parse(full, ns) == NVR_OK;
+	return stg_time_parse_utc(s, ns) == NVR_OK;
 }
 
 int
