@@ -57,8 +57,18 @@ as_owner() {
 	fi
 }
 
+# True when this instance's server runs. A server that died leaves
+# postmaster.pid behind, and by now its PID may be another process (another
+# test's server even, the same user), which pg_ctl would take for it and
+# signal; so a PID whose process works in another folder than this data
+# folder is not ours. (When /proc does not tell, pg_ctl decides alone.)
 running() {
-	[ -f "$data/postmaster.pid" ] && as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
+	[ -f "$data/postmaster.pid" ] || return 1
+	pid=$(head -n 1 "$data/postmaster.pid")
+	case $pid in '' | *[!0-9]*) return 1 ;; esac
+	cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || cwd=
+	[ -z "$cwd" ] || [ "$cwd" = "$(cd "$data" && pwd -P)" ] || return 1
+	as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1
 }
 
 do_init() {
@@ -93,6 +103,9 @@ case "$cmd" in
 start)
 	[ -f "$data/PG_VERSION" ] || do_init
 	if ! running; then
+		# left by a server that died (see running()); postgres would
+		# refuse to start while its PID is alive, whoever has it now
+		rm -f "$data/postmaster.pid"
 		as_owner "$bindir/pg_ctl" -D "$data" -l "$pg/postgres.log" -w -t 60 start >/dev/null ||
 			{ tail -n 20 "$pg/postgres.log" >&2; die "PostgreSQL did not start; log: $pg/postgres.log"; }
 	fi

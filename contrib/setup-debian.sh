@@ -31,8 +31,10 @@ pkgs_media="gstreamer1.0-plugins-base-apps ffmpeg"
 # curl as the API's REST client in the tests, testssl.sh to audit its TLS.
 pkgs_run="postgresql-15 openssl procps curl testssl.sh"
 # Fuzz targets (libFuzzer), `make lint`, checking the systemd unit and man page,
-# and WebCrypto (Node) for the browser side of the key sealing.
-pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs"
+# WebCrypto (Node) for the browser side of the key sealing, libfaketime for
+# the tests under fake dates (make check-dates, midnight.test), and the
+# time zones they run in.
+pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs faketime tzdata"
 # make bench (bench/ingest.sh) reads the statistics files with jq; wrk
 # loads the API (bench/api.sh).
 pkgs_bench="jq wrk"

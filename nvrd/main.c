@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -212,6 +213,24 @@ out:
 	nvr_notify("READY=1");
 }
 
+/* Says who asked nvrd to stop: an unexpected stop is then traced to its
+ * sender (a service manager, an operator's kill, a stray script). */
+static void
+log_stop_signal(const struct signalfd_siginfo *si)
+{
+	char path[64], comm[64] = "?";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%" PRIu32 "/comm", si->ssi_pid);
+	if (si->ssi_pid != 0 && (f = fopen(path, "re")) != NULL) {
+		if (fgets(comm, sizeof(comm), f) != NULL)
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	nvr_log(NVR_LOG_NOTICE, "%s received from pid %" PRIu32 " (%s, uid %" PRIu32 "); stopping",
+	    si->ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", si->ssi_pid, comm, si->ssi_uid);
+}
+
 /* Drains pending signals. */
 static void
 handle_signals(struct nvrd *d)
@@ -224,8 +243,7 @@ handle_signals(struct nvrd *d)
 		} else if (si.ssi_signo == SIGUSR1) {
 			nvr_recorder_write_stats(d->recorder);
 		} else if (!d->stop) {
-			nvr_log(NVR_LOG_NOTICE, "%s received; stopping",
-			    si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+			log_stop_signal(&si);
 			d->stop = true;
 		}
 	}

@@ -29,16 +29,105 @@ DECRYPT=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/ingest/nvr-test-de
 NVR_PG=$top_srcdir/contrib/nvr-pg.sh
 MAKE_PKI=$top_srcdir/contrib/make-test-pki.sh
 
+# The date checks (make check-dates) run a test with a fake clock:
+# NVR_FAKE_TIME ("YYYY-MM-DD HH:MM:SS", UTC) is the time every process the
+# test starts (PostgreSQL, the cameras, nvrd, nvrctl, openssl, date ...)
+# sees at the moment the test begins, advancing at the real rate from
+# there. libfaketime (Debian package faketime) shifts the wall clock by
+# one offset, the same for all of them, so that their clocks agree.
+if [ -n "${NVR_FAKE_TIME:-}" ]; then
+	_faketime_lib=$(dpkg -L libfaketime 2>/dev/null | grep -m1 '/libfaketimeMT\.so\.1$')
+	if [ -z "$_faketime_lib" ]; then
+		[ "${NVR_TEST_STRICT:-0}" = 1 ] && {
+			echo "Bail out! libfaketime is missing (Debian package faketime), although contrib/setup-debian.sh installs it"
+			exit 1
+		}
+		echo "1..0 # SKIP a fake clock needs libfaketime (Debian package faketime; contrib/setup-debian.sh installs it)"
+		exit 0
+	fi
+	_fake_s=$(date -u -d "$NVR_FAKE_TIME" +%s) || { echo "Bail out! NVR_FAKE_TIME='$NVR_FAKE_TIME' is no date"; exit 1; }
+	FAKETIME=$(printf '%+d' $((_fake_s - $(date -u +%s))))
+	LD_PRELOAD=$_faketime_lib${LD_PRELOAD:+:$LD_PRELOAD}
+	# The monotonic clock: GStreamer sleeps until absolute
+	# CLOCK_MONOTONIC times, which libfaketime (0.9.10) does not convert
+	# back when it fakes that clock, so it is left real for everything
+	# (a process's monotonic clock means nothing to another). But with
+	# it real, libfaketime returns at once from a wait on a condition
+	# variable of CLOCK_MONOTONIC, and nvrd, whose threads wait so,
+	# would spin: nvrd runs with it faked, by the same offset, which
+	# only moves its origin ($T/nvrd-faketime, below).
+	FAKETIME_DONT_FAKE_MONOTONIC=1
+	# ASan wants its runtime first; libfaketime only wraps time calls
+	ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0
+	# libfaketime (0.9.10) gives each process started without
+	# FAKETIME_SHARED a segment in /dev/shm, never removed, and one made
+	# by root (mode 0600) keeps PostgreSQL, run as nobody, from starting.
+	# So the test makes one that all its processes share, opens it to
+	# that user, and removes it at exit (_cleanup).
+	FAKETIME_SHARED=$(FAKETIME=+0 LD_PRELOAD=$_faketime_lib sh -c 'echo "${FAKETIME_SHARED:-}"')
+	read -r _ft_sem _ft_shm <<<"$FAKETIME_SHARED"
+	if [ -n "${_ft_shm:-}" ]; then
+		_ft_files="/dev/shm/sem.${_ft_sem#/} /dev/shm/${_ft_shm#/}"
+		chmod 0666 $_ft_files
+		export FAKETIME_SHARED
+	fi
+	export FAKETIME LD_PRELOAD FAKETIME_DONT_FAKE_MONOTONIC ASAN_OPTIONS
+	echo "# fake clock: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (TZ=${TZ:-unset}: $(date '+%Y-%m-%d %H:%M:%S %z'))"
+fi
+
 T=$(mktemp -d "${TMPDIR:-/tmp}/nvr-test.XXXXXX")
 # Traversable, not listable: the private PostgreSQL runs as another user
 # when the tests run as root (contrib/nvr-pg.sh).
 chmod 0711 "$T"
+if [ -n "${FAKETIME:-}" ]; then
+	printf '#!/bin/sh\nunset FAKETIME_DONT_FAKE_MONOTONIC\nexec "%s" "$@"\n' "$NVRD" >"$T/nvrd-faketime"
+	chmod 0755 "$T/nvrd-faketime"
+	NVRD=$T/nvrd-faketime
+fi
 _tap_n=0
 _tap_failed=0
 _bg_pids=""
 _pg_dirs=""
 
-plan() { echo "1..$1"; }
+plan() {
+	_tap_plan=$1
+	echo "1..$1"
+}
+
+# need COMMAND PACKAGE: the test cannot run without COMMAND, from Debian's
+# PACKAGE. Call it before plan. Where COMMAND is missing, the test is
+# skipped and says what to install; under contrib/test.sh, which has just
+# installed every package (contrib/setup-debian.sh) and sets
+# NVR_TEST_STRICT=1, a missing command means a broken set-up, and fails.
+need() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	_unmet "$1 is missing (Debian package $2), although contrib/setup-debian.sh installs it" \
+		"$1 is not installed (Debian package $2; contrib/setup-debian.sh installs it)"
+}
+
+# need_root WHY: the test must run as root (CI does), for WHY.
+need_root() {
+	[ "$(id -u)" = 0 ] && return 0
+	_unmet "not root, but contrib/test.sh runs as root: $1 needs it" "not run as root, which $1 needs"
+}
+
+# _unmet STRICT-MESSAGE SKIP-REASON
+_unmet() {
+	[ "${NVR_TEST_STRICT:-0}" = 1 ] && bail_out "$1"
+	echo "1..0 # SKIP $2"
+	exit 0
+}
+
+# skip_rest REASON: the checks left in the plan cannot be made on this
+# machine (for a reason outside the project, which REASON gives): each is
+# reported skipped with it, and the test ends.
+skip_rest() {
+	while [ "$_tap_n" -lt "${_tap_plan:-0}" ]; do
+		_tap_n=$((_tap_n + 1))
+		echo "ok $_tap_n # SKIP $1"
+	done
+	exit 0
+}
 diag() { printf '# %s\n' "$*" | sed '2,$s/^/# /'; }
 
 _result() {
@@ -48,6 +137,7 @@ _result() {
 	else
 		echo "not ok $_tap_n - $2"
 		_tap_failed=$((_tap_failed + 1))
+		_recorder_alive
 	fi
 }
 
@@ -116,15 +206,34 @@ wait_for() {
 	return 1
 }
 
+# running PID: true while PID is a background child of this test that has
+# not ended. Only those are ever signalled: a PID that has ended may
+# already belong to a process of another test running beside this one
+# (PIDs are reused, quickly on a busy machine), and bash's job table,
+# unlike `kill -0`, cannot mistake that process for ours.
+running() {
+	local p
+	for p in $(jobs -rp) $(jobs -sp); do [ "$p" = "$1" ] && return 0; done
+	return 1
+}
+
+# signal SIG PID...: sends SIG (TERM, KILL, HUP ...) to each PID that is a
+# running child of this test, and to nothing else.
+signal() {
+	local sig=$1 p
+	shift
+	for p in "$@"; do running "$p" && kill -"$sig" "$p"; done
+	return 0
+}
+
 # wait_exit PID SECONDS: waits for a background child to end and sets
 # EXIT_STATUS to its status, or to "timeout" (leaving it running). Not for
 # use inside $(...): a subshell cannot wait for its parent's children.
 wait_exit() {
 	local i=0 max=$(($2 * 20))
 	EXIT_STATUS=timeout
-	while kill -0 "$1" 2>/dev/null; do
-		# A zombie still answers kill -0; `wait` collects it below.
-		[ "$(ps -o stat= -p "$1" 2>/dev/null | cut -c1)" = Z ] && break
+	[ "$1" = "${_nvrd_watch%%:*}" ] && _nvrd_watch=
+	while running "$1"; do
 		[ $i -ge $max ] && return
 		sleep 0.05
 		i=$((i + 1))
@@ -136,6 +245,11 @@ wait_exit() {
 # start_pg NAME: a private PostgreSQL in $T/NAME; sets PGHOST.
 start_pg() {
 	local d=$T/${1:-db}
+	if ! command -v psql >/dev/null || ! ls ${PG_BINDIR:-/usr/lib/postgresql/*/bin}/initdb >/dev/null 2>&1; then
+		[ "${NVR_TEST_STRICT:-0}" = 1 ] &&
+			bail_out "PostgreSQL is missing (Debian package postgresql-15), although contrib/setup-debian.sh installs it"
+		skip_rest "PostgreSQL is not installed (Debian package postgresql-15; contrib/setup-debian.sh installs it)"
+	fi
 	mkdir -p "$d"
 	_pg_dirs="$_pg_dirs $d"
 	PGHOST=$("$NVR_PG" start "$d" --fast) || bail_out "cannot start PostgreSQL"
@@ -191,6 +305,35 @@ EOF
 	NVRD_PID=$BG_PID
 	CTL=("$NVRCTL" -c "$T/nvrd.conf")
 	wait_for "$T/nvrd.log" "nvrd ready" 30 || bail_out "nvrd did not start"
+	watch_recorder "$NVRD_PID" "$T/nvrd.log"
+}
+
+# watch_recorder PID LOG: from now on, a failing check while this nvrd has
+# died without being told to stop ends the test with one message saying
+# so (its status, who signalled it), instead of every later check failing
+# for the same reason. start_recorder calls it; stop_recorder and
+# wait_exit on PID end it.
+watch_recorder() { _nvrd_watch=$1:$2; }
+
+# stop_recorder [SIGNAL [SECONDS]]: signals $NVRD_PID (TERM) and waits for
+# it (30 s); sets EXIT_STATUS as wait_exit does.
+stop_recorder() {
+	_nvrd_watch=
+	signal "${1:-TERM}" "$NVRD_PID"
+	wait_exit "$NVRD_PID" "${2:-30}"
+}
+
+_nvrd_watch=
+_recorder_alive() {
+	local pid=${_nvrd_watch%%:*} log=${_nvrd_watch#*:} st why
+	[ -n "$pid" ] && ! running "$pid" || return 0
+	_nvrd_watch=
+	wait "$pid" 2>/dev/null
+	st=$?
+	[ $st -gt 128 ] && st="$st (signal $(kill -l $((st - 128)) 2>/dev/null))"
+	# the stop signal's sender, as nvrd logged it, or its last line
+	why=$(grep -E 'received from pid|] error: ' "$log" 2>/dev/null | tail -n 1)
+	bail_out "nvrd (pid $pid) ended while the test still needed it, with status $st: ${why:-$(tail -n 1 "$log")}"
 }
 
 # camera_state NAME: its state as nvrd last reported it.
@@ -231,11 +374,13 @@ camera_segments() {
 
 _cleanup() {
 	local p d
-	for p in $_bg_pids; do kill "$p" 2>/dev/null; done
+	# Only children still running (see running()): a PID of ours that
+	# ended may be another test's nvrd by now.
+	for p in $_bg_pids; do signal TERM "$p" 2>/dev/null; done
 	for p in $_bg_pids; do
 		local i=0
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-		kill -9 "$p" 2>/dev/null
+		while running "$p" && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		signal KILL "$p" 2>/dev/null
 	done
 	for d in $_pg_dirs; do "$NVR_PG" stop "$d" >/dev/null 2>&1; done
 	# Daemons built with sanitizers report to their logs, not to the test:
@@ -251,6 +396,7 @@ _cleanup() {
 			tail -n 40 "$f" | sed 's/^/#   /'
 		done
 	fi
+	[ -z "${_ft_files:-}" ] || rm -f $_ft_files
 	if [ "${NVR_TEST_KEEP:-0}" = 1 ]; then
 		echo "# kept $T"
 	else

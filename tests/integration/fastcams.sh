@@ -46,7 +46,7 @@ fastcams_capture() {
 	"${BENCH_CAPTURE[@]}" --url "rtsp://127.0.0.1:$CAMSIM_PORT/cam1" --output "$T/fastcams.nvrcap" \
 		--duration 4 >"$T/fastcams-capture.log" 2>&1
 	local rc=$?
-	kill "$pid" 2>/dev/null
+	signal TERM "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	CAMSIM_PORT=$saved_port
 	[ $rc = 0 ] && [ -s "$T/fastcams.nvrcap" ] || { diag "nvr-bench-capture failed"; return 1; }
