@@ -41,6 +41,11 @@ nvr_err nvr_ctl_audit_change(PGconn *db, const char *action, const char *object,
 /* Prints "nvrctl: message" (and "  hint: ..." when hint is set) to stderr. */
 void nvr_ctl_error(const char *hint, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A certificate's SHA-256 fingerprint as people paste it (64 hex digits,
+ * with or without colons, either case, or openssl x509 -fingerprint's whole
+ * line) into 64 lowercase hex digits; false if it is not one. */
+bool nvr_ctl_fingerprint(const char *in, char out[65]);
+
 /* Reads the first line of path ("-": standard input, without echo on a
  * terminal) into a new string the caller wipes and frees. */
 char *nvr_ctl_read_secret_line(const char *path, const char *prompt);

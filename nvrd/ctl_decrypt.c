@@ -22,10 +22,11 @@
 
 #define USAGE                                                                                   \
 	"nvrctl decrypt PATH --key KEYHOLDER.pem --out CLIP.mp4 [--camera NAME|ID] [--stream NAME]" \
-	" [--from TIME] [--to TIME] [--force]"
+	" [--from TIME] [--to TIME] [--trust CERT | --fingerprint SHA256] [--force]"
 
 struct args {
 	const char *path, *key, *from, *to;
+	char pin[65];
 	struct stg_decrypt_opts o;
 };
 
@@ -37,7 +38,8 @@ parse(int argc, char **argv, struct args *a)
 		{ "key", required_argument, NULL, 'k' }, { "out", required_argument, NULL, 'o' },
 		{ "camera", required_argument, NULL, 'c' }, { "stream", required_argument, NULL, 's' },
 		{ "from", required_argument, NULL, 'f' }, { "to", required_argument, NULL, 't' },
-		{ "force", no_argument, NULL, 'F' }, { NULL, 0, NULL, 0 },
+		{ "force", no_argument, NULL, 'F' }, { "trust", required_argument, NULL, 'T' },
+		{ "fingerprint", required_argument, NULL, 'P' }, { NULL, 0, NULL, 0 },
 	};
 	int ch;
 
@@ -52,6 +54,14 @@ parse(int argc, char **argv, struct args *a)
 		case 'f': a->from = optarg; break;
 		case 't': a->to = optarg; break;
 		case 'F': a->o.force = true; break;
+		case 'T': a->o.trust = optarg; break;
+		case 'P':
+			if (!nvr_ctl_fingerprint(optarg, a->pin)) {
+				nvr_ctl_error(USAGE, "--fingerprint %s is not a SHA-256 fingerprint (64 hex digits)", optarg);
+				return false;
+			}
+			a->o.pin = a->pin;
+			break;
 		default:
 			nvr_ctl_error(USAGE, ch == ':' ? "%s needs a value" : "unknown option '%s'", argv[optind - 1]);
 			return false;
@@ -59,6 +69,10 @@ parse(int argc, char **argv, struct args *a)
 	}
 	if (optind != argc - 1 || a->key == NULL || a->o.out == NULL) {
 		nvr_ctl_error(USAGE, "decrypt takes one PATH, --key and --out");
+		return false;
+	}
+	if (a->o.trust != NULL && a->o.pin != NULL) {
+		nvr_ctl_error(USAGE, "--trust and --fingerprint name the same thing: give one");
 		return false;
 	}
 	a->path = argv[optind];
@@ -109,6 +123,10 @@ summary(const struct args *a, const struct stg_decrypt_result *r)
 	printf("segments:  %" PRIu64 "%s\n", r->segments, r->gaps ? ", with gaps (above)" : "");
 	printf("packets:   %" PRIu64 " decrypted, %" PRIu64 " failed\n", r->packets, r->failed);
 	printf("time:      %s to %s\n", first, last);
+	printf("signer:    certificate SHA-256 %s, %s\n", r->signer,
+	    a->o.trust != NULL ? "the trusted certificate"
+	    : a->o.pin != NULL ? "the pinned fingerprint"
+			       : "checked against nothing: compare it with the recorder's published fingerprint");
 	printf("output:    %s (%" PRIu64 " bytes)%s\n", a->o.out, r->bytes,
 	    r->verified ? "" : " FROM UNVERIFIED EVIDENCE");
 }
@@ -119,7 +137,7 @@ summary(const struct args *a, const struct stg_decrypt_result *r)
 static nvr_err
 decrypt_bundle(struct args *a, struct stg_decrypt_result *res, char *why, size_t whysize)
 {
-	struct stg_verify_opts vo = { .out = stderr };
+	struct stg_verify_opts vo = { .out = stderr, .trust = a->o.trust, .pin = a->o.pin };
 	struct stg_verify_counts c;
 	struct stg_bundle b;
 	FILE *quiet = tmpfile();

@@ -16,15 +16,16 @@
 #include "storage/bundle.h"
 #include "storage/verify.h"
 
-#define USAGE "nvrctl verify PATH [--trust CERT] [--verbose]"
+#define USAGE "nvrctl verify PATH [--trust CERT | --fingerprint SHA256] [--verbose]"
 
 /* getopt wants the command's name in argv[0]; ours starts at PATH. Returns
  * the index of PATH in args, or -1 after saying what is wrong. */
 static int
-parse(int argc, char **args, struct stg_verify_opts *o)
+parse(int argc, char **args, struct stg_verify_opts *o, char pin[65])
 {
 	static const struct option opts[] = {
 		{ "trust", required_argument, NULL, 't' },
+		{ "fingerprint", required_argument, NULL, 'f' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -35,13 +36,20 @@ parse(int argc, char **args, struct stg_verify_opts *o)
 	while ((ch = getopt_long(argc, args, ":v", opts, NULL)) != -1) {
 		if (ch == 't') {
 			o->trust = optarg;
+		} else if (ch == 'f' && nvr_ctl_fingerprint(optarg, pin)) {
+			o->pin = pin;
 		} else if (ch == 'v') {
 			o->verbose = true;
 		} else {
-			nvr_ctl_error(USAGE, ch == ':' ? "--trust needs a certificate file" : "unknown option '%s'",
+			nvr_ctl_error(USAGE, ch == ':' ? "%s needs a value" : ch == 'f' ? "--fingerprint %s is not a "
+			    "SHA-256 fingerprint (64 hex digits)" : "unknown option '%s'", ch == 'f' ? optarg :
 			    args[optind - 1]);
 			return -1;
 		}
+	}
+	if (o->trust != NULL && o->pin != NULL) {
+		nvr_ctl_error(USAGE, "--trust and --fingerprint name the same thing: give one");
+		return -1;
 	}
 	if (optind != argc - 1) {
 		nvr_ctl_error(USAGE, "verify takes one PATH");
@@ -76,7 +84,7 @@ nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
 	static char name[] = "verify";
 	struct stg_verify_opts o = { .out = stdout };
 	struct stg_verify_counts c;
-	char **args = calloc((size_t)argc + 2, sizeof(*args)), why[8192];
+	char **args = calloc((size_t)argc + 2, sizeof(*args)), why[8192], pin[65];
 	int idx, st = NVR_CTL_FAIL;
 
 	(void)ctl; /* no configuration, no database: the files are all it needs */
@@ -86,7 +94,7 @@ nvr_ctl_verify(struct nvr_ctl *ctl, int argc, char **argv)
 	}
 	args[0] = name;
 	memcpy(args + 1, argv, (size_t)argc * sizeof(*args));
-	if ((idx = parse(argc + 1, args, &o)) < 0) {
+	if ((idx = parse(argc + 1, args, &o, pin)) < 0) {
 		st = NVR_CTL_USAGE;
 	} else if ((stg_bundle_is(args[idx]) ? verify_bundle(args[idx], &o, &c, why, sizeof(why))
 					  : stg_verify_path(args[idx], &o, &c, why, sizeof(why))) != NVR_OK) {

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <stdarg.h>
 #include <pwd.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,23 @@ own_like_folder(const char *path)
 	if (copy != NULL && geteuid() == 0 && stat(dirname(copy), &st) == 0 && chown(path, st.st_uid, st.st_gid) != 0)
 		nvr_ctl_error(NULL, "cannot give %s to the owner of its folder: %s", path, strerror(errno));
 	free(copy);
+}
+
+bool
+nvr_ctl_fingerprint(const char *in, char out[65])
+{
+	const char *eq = strchr(in, '=');
+	size_t n = 0;
+
+	for (const char *p = eq != NULL ? eq + 1 : in; *p != '\0'; p++) {
+		if (*p == ':' || *p == ' ' || *p == '\n')
+			continue;
+		if (n == 64 || !isxdigit((unsigned char)*p))
+			return false;
+		out[n++] = (char)tolower((unsigned char)*p);
+	}
+	out[n] = '\0';
+	return n == 64;
 }
 
 void

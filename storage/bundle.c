@@ -175,6 +175,66 @@ add_member(struct stg_bundle *b, const char *rel, uint64_t size, struct stg_bund
 	return NVR_OK;
 }
 
+/* Keeps a finding about the tar's shape (bundle.h); NVR_ERR_NOMEM only. */
+static nvr_err __attribute__((format(printf, 2, 3)))
+finding(struct stg_bundle *b, const char *fmt, ...)
+{
+	char **f = realloc(b->findings, (b->nfindings + 1) * sizeof(*f));
+	va_list ap;
+	int n;
+
+	if (f == NULL)
+		return NVR_ERR_NOMEM;
+	b->findings = f;
+	va_start(ap, fmt);
+	n = vasprintf(&f[b->nfindings], fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return NVR_ERR_NOMEM;
+	b->nfindings++;
+	return NVR_OK;
+}
+
+/* The end of the archive (FORMAT.md 12.1): the zero block just read, one
+ * more, and then the end of the file; a bundle is nothing else. */
+static nvr_err
+check_end(int in, struct stg_bundle *b, uint8_t *buf, char *why, size_t whysize)
+{
+	static const uint8_t zeros[STG_TAR_BLOCK];
+	struct stat st;
+	off_t at;
+
+	if (b->n == 0)
+		return say(NVR_ERR_INVAL, why, whysize, "the tar is empty");
+	if (!read_exactly(in, buf, STG_TAR_BLOCK))
+		return finding(b, "the tar ends inside its two end blocks: truncated");
+	if (memcmp(buf, zeros, STG_TAR_BLOCK) != 0)
+		return finding(b, "after %zu members, one zero block and then more data: something hidden after the "
+				  "end of the archive (tar -i shows it)", b->n);
+	if ((at = lseek(in, 0, SEEK_CUR)) < 0 || fstat(in, &st) != 0)
+		return say(NVR_ERR_IO, why, whysize, "cannot tell where the tar ends: %s", strerror(errno));
+	if (st.st_size != at)
+		return finding(b, "%lld bytes follow the end of the archive: appended to the bundle",
+		    (long long)(st.st_size - at));
+	return NVR_OK;
+}
+
+/* A member's header block is exactly the one the recorder writes for its
+ * name and size, with the time of the bundle's first member. */
+static nvr_err
+check_header(struct stg_bundle *b, const uint8_t *block, const char *path, uint64_t size, char *why,
+    size_t whysize)
+{
+	const char *w = "its time is not octal digits";
+
+	if (b->n == 0 && !stg_tar_mtime(block, &b->mtime))
+		return say(NVR_ERR_INVAL, why, whysize, "member '%.200s': %s", path, w);
+	if (stg_tar_check(block, path, size, b->mtime, &w) != NVR_OK)
+		return finding(b, "member %.200s: its tar header is not the one the recorder writes: %s differs "
+				  "(changed after the export)", path, w);
+	return NVR_OK;
+}
+
 static nvr_err
 extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *why, size_t whysize)
 {
@@ -187,13 +247,18 @@ extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *wh
 
 	for (;;) {
 		if (!read_exactly(in, buf, STG_TAR_BLOCK))
-			return say(NVR_ERR_INVAL, why, whysize, "the tar ends without its end blocks (truncated)");
+			return say(NVR_ERR_INVAL, why, whysize, "the tar ends after %zu members, without its end blocks "
+			    "(truncated)", b->n);
 		if (stg_tar_parse(buf, &kind, path, &size, &w) != NVR_OK)
 			return say(NVR_ERR_INVAL, why, whysize, "after %zu members: %s", b->n, w);
-		if (kind == STG_TAR_END)
-			return b->n > 0 ? NVR_OK : say(NVR_ERR_INVAL, why, whysize, "the tar is empty");
+		if (kind == STG_TAR_END) {
+			rc = check_end(in, b, buf, why, whysize);
+			return rc == NVR_ERR_NOMEM ? say(rc, why, whysize, "out of memory") : rc;
+		}
 		if (b->n == STG_BUNDLE_MEMBERS_MAX)
 			return say(NVR_ERR_TOOBIG, why, whysize, "more than %d members", STG_BUNDLE_MEMBERS_MAX);
+		if ((rc = check_header(b, buf, path, size, why, whysize)) != NVR_OK)
+			return rc == NVR_ERR_NOMEM ? say(rc, why, whysize, "out of memory") : rc;
 		if ((rel = member_rel(b, path, &w)) == NULL)
 			return say(NVR_ERR_INVAL, why, whysize, "member '%.200s': %s", path, w);
 		if ((rc = add_member(b, rel, size, &m)) != NVR_OK)
@@ -270,6 +335,9 @@ stg_bundle_close(struct stg_bundle *b)
 	for (size_t i = 0; i < b->n; i++)
 		free(b->members[i].path);
 	free(b->members);
+	for (size_t i = 0; i < b->nfindings; i++)
+		free(b->findings[i]);
+	free(b->findings);
 	json_decref(b->manifest);
 	memset(b, 0, sizeof(*b));
 }

@@ -3,11 +3,13 @@
  * for nvrctl verify and nvrctl decrypt: no database, no configuration, no
  * key.
  *
- * The tar is read once, strictly (regular members only, below one top
- * folder nvr-export-<uuid>/, no "..", no absolute or odd names, no
- * duplicates, at most STG_BUNDLE_MEMBERS_MAX members), into a private
- * temporary folder (mode 0700, under $TMPDIR or /tmp), hashing each member
- * on the way. Then the bundle is checked against its signed export.json,
+ * The tar is read once, strictly (regular members only, each header byte
+ * for byte the one the recorder writes, below one top folder
+ * nvr-export-<uuid>/, no "..", no absolute or odd names, no duplicates, at
+ * most STG_BUNDLE_MEMBERS_MAX members, two zero blocks and the end of the
+ * file after the last), into a private temporary folder (mode 0700, under
+ * $TMPDIR or /tmp), hashing each member on the way. Then the bundle is
+ * checked against its signed export.json (the members, in its order),
  * and the folder, which is a storage root, by storage/verify.h.
  */
 #ifndef NVR_STG_BUNDLE_H
@@ -40,7 +42,10 @@ struct stg_bundle {
 	char root[PATH_MAX]; /* tmp/nvr-export-<uuid>: the storage root */
 	char name[PATH_MAX]; /* the tar as given, for the report */
 	json_t *manifest;    /* export.json once read (NULL before or if unreadable) */
-	struct stg_bundle_member *members;
+	int64_t mtime;       /* every member's tar time: the export's, in seconds */
+	char **findings;     /* what the tar's shape got wrong but did not stop its reading */
+	size_t nfindings;
+	struct stg_bundle_member *members; /* in the tar's order, until stg_bundle_verify sorts them */
 	size_t n, cap;
 };
 
@@ -53,9 +58,13 @@ bool stg_bundle_is(const char *path);
  * "." or "..". Nothing else is ever extracted. */
 bool stg_bundle_name_ok(const char *rel);
 
-/* Extracts path into b. Problems of the tar's shape end the extraction:
- * NVR_ERR_INVAL (or NVR_ERR_IO) with why saying what, naming the member;
- * stg_bundle_close(b) is still needed. */
+/* Extracts path into b. A tar that cannot be read on (a bad header
+ * block, a name no bundle has, a member cut short) ends the extraction:
+ * NVR_ERR_INVAL (or NVR_ERR_IO) with why saying what, naming the member.
+ * What is only not a bundle's shape (a header field other than the
+ * recorder writes, data after the end) is kept in b->findings, which
+ * stg_bundle_verify reports, and the reading goes on. stg_bundle_close(b)
+ * is needed either way. */
 nvr_err stg_bundle_extract(const char *path, struct stg_bundle *b, char *why, size_t whysize);
 
 /*

@@ -27,6 +27,9 @@ struct bv {
 	struct stg_bundle *b;
 	const struct stg_verify_opts *o;
 	struct stg_verify_counts *c;
+	const char **order; /* the members' names in the tar's order */
+	uint8_t signer[32]; /* export.json's signer, once its signature verified */
+	bool signed_ok;
 };
 
 static void __attribute__((format(printf, 3, 4)))
@@ -103,8 +106,14 @@ signer_cert(struct bv *v, const char *hex)
 		bfail(v, v->o->trust != NULL ? "--trust" : rel, "cannot read the certificate");
 		return NULL;
 	}
+	got[0] = '\0';
 	if (stg_cert_fingerprint(x, fp) == NVR_OK)
 		nvr_hex_encode(fp, 32, got);
+	if (v->o->pin != NULL && strcmp(got, v->o->pin) != 0) {
+		bfail(v, "export.json", "signed by the key of certificate %s, not the pinned %s", got, v->o->pin);
+		X509_free(x);
+		return NULL;
+	}
 	if (strcmp(got, hex) != 0) {
 		bfail(v, "export.json", v->o->trust != NULL ? "signed by another certificate (%s) than the trusted one"
 							: "its signer %s is not the certificate named after it",
@@ -141,6 +150,7 @@ check_manifest(struct bv *v)
 		bfail(v, "export.json.sig", "does not verify export.json: one of them was altered, or another key signed");
 		goto out;
 	}
+	v->signed_ok = stg_cert_fingerprint(x, v->signer) == NVR_OK;
 	ok = true;
 out:
 	X509_free(x);
@@ -182,6 +192,38 @@ check_members(struct bv *v, bool *seen)
 	for (i = 0; i < v->b->n; i++)
 		if (!seen[i] && !special(v->b->members[i].path))
 			bfail(v, v->b->members[i].path, "not listed in export.json: added to the bundle");
+}
+
+/* The tar holds export.json's members in its order, then SHA256SUMS,
+ * export.json and its signature (FORMAT.md 12.1), below a top folder named
+ * after export_id, every member with the time the export was made. Only
+ * when it holds as many members as that: otherwise check_members names
+ * what was added or removed. */
+static void
+check_layout(struct bv *v)
+{
+	static const char *const last[] = { "SHA256SUMS", "export.json", "export.json.sig" };
+	json_t *list = json_object_get(v->b->manifest, "members");
+	size_t n = json_array_size(list), i;
+	const char *top = strrchr(v->b->root, '/'), *id = str(v->b->manifest, "export_id");
+	int64_t created;
+
+	if (top == NULL || strncmp(top + 1, "nvr-export-", 11) != 0 || strcmp(top + 12, id) != 0)
+		bfail(v, "(tar)", "its top folder is %s, not nvr-export-%s of its export_id", top ? top + 1 : "?", id);
+	if (stg_time_parse(str(v->b->manifest, "created"), &created) != NVR_OK ||
+	    v->b->mtime != created / 1000000000LL)
+		bfail(v, "(tar)", "its members' time (%lld) is not when export.json says it was made (%s)",
+		    (long long)v->b->mtime, str(v->b->manifest, "created"));
+	if (v->b->n != n + 3)
+		return;
+	for (i = 0; i < v->b->n; i++) {
+		const char *want = i < n ? str(json_array_get(list, i), "path") : last[i - n];
+		if (strcmp(v->order[i], want) != 0) {
+			bfail(v, v->order[i], "member %zu of the tar, where export.json puts %s: the members were "
+			    "reordered", i + 1, want);
+			return;
+		}
+	}
 }
 
 /* SHA256SUMS is the one export.json names, and lists what it lists. */
@@ -263,6 +305,23 @@ agg_add(struct agg *g, const struct stg_manifest *m)
 
 /* The streams of the manifests in the bundle (those that decode: the
  * others are verify.c's failures). */
+/* A manifest signed by another key than export.json: the export was not
+ * made by the recorder that recorded it (a forged export.json, signed by
+ * a key of the forger's, beside the recorder's manifests), or the
+ * recorder's key changed in between, which --trust alone can vouch for. */
+static void
+check_signer(struct bv *v, const char *path, const struct stg_manifest *m)
+{
+	char a[65], b[65];
+
+	if (!v->signed_ok || memcmp(m->signer, v->signer, 32) == 0)
+		return;
+	nvr_hex_encode(m->signer, 32, a);
+	nvr_hex_encode(v->signer, 32, b);
+	bfail(v, path, "signed by the key of certificate %s, but export.json by %s: one key must sign a bundle's "
+	    "manifests and its export.json", a, b);
+}
+
 static struct agg *
 collect(struct bv *v, size_t *n)
 {
@@ -279,8 +338,11 @@ collect(struct bv *v, size_t *n)
 			continue;
 		if ((text = slurp(v->b, p, STG_MANIFEST_MAX, &len)) == NULL)
 			continue;
-		if (stg_manifest_decode(text, len, &m, &why) == NVR_OK && (g = agg_of(&a, n, &m)) != NULL)
-			agg_add(g, &m);
+		if (stg_manifest_decode(text, len, &m, &why) == NVR_OK) {
+			check_signer(v, p, &m);
+			if ((g = agg_of(&a, n, &m)) != NULL)
+				agg_add(g, &m);
+		}
 		free(text);
 	}
 	return a;
@@ -346,6 +408,34 @@ check_streams(struct bv *v)
 	free(a);
 }
 
+/* The last line: what was verified, and against what. Without a trusted
+ * certificate or fingerprint, a bundle that verifies is only consistent:
+ * anyone can make one with a key of their own, so the key's fingerprint
+ * is on this line, to be compared with the recorder's published one. */
+static void
+verdict(struct bv *v)
+{
+	bool ok = v->c->failed == 0 && v->c->problems == 0;
+	char hex[65];
+
+	fprintf(v->o->out, "bundle: export %s made %s by %s for \"%s\": %s", str(v->b->manifest, "export_id"),
+	    str(v->b->manifest, "created"), str(v->b->manifest, "actor"), str(v->b->manifest, "reason"),
+	    ok ? "VERIFIED" : "NOT VERIFIED");
+	if (!v->signed_ok) {
+		fputc('\n', v->o->out);
+		return;
+	}
+	nvr_hex_encode(v->signer, 32, hex);
+	if (v->o->trust != NULL)
+		fprintf(v->o->out, ", signed by the trusted certificate %s (SHA-256 %s)\n", v->o->trust, hex);
+	else if (v->o->pin != NULL)
+		fprintf(v->o->out, ", signed by the key of the pinned certificate SHA-256 %s\n", hex);
+	else
+		fprintf(v->o->out, ", signed by the key of certificate SHA-256 %s, checked against nothing: anyone can "
+				   "make a bundle that verifies; compare this fingerprint with the recorder's published "
+				   "one, or verify with --trust RECORDER.crt\n", hex);
+}
+
 nvr_err
 stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct stg_verify_counts *counts,
     char *why, size_t whysize)
@@ -358,10 +448,17 @@ stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct 
 	nvr_err rc = NVR_ERR_NOMEM;
 
 	memset(counts, 0, sizeof(*counts));
-	if (seen == NULL)
+	if (seen == NULL || (v.order = calloc(b->n ? b->n : 1, sizeof(*v.order))) == NULL) {
+		free(seen);
 		return rc;
+	}
+	for (size_t i = 0; i < b->n; i++)
+		v.order[i] = b->members[i].path;
+	for (size_t i = 0; i < b->nfindings; i++)
+		bfail(&v, "(tar)", "%s", b->findings[i]);
 	qsort(b->members, b->n, sizeof(*b->members), cmp_member);
 	if (check_manifest(&v)) {
+		check_layout(&v);
 		check_members(&v, seen);
 		check_sums(&v);
 	}
@@ -380,10 +477,9 @@ stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct 
 		counts->streams = seg.streams;
 		if (b->manifest != NULL)
 			check_streams(&v);
-		fprintf(o->out, "bundle: export %s made %s by %s for \"%s\": %s\n", str(b->manifest, "export_id"),
-		    str(b->manifest, "created"), str(b->manifest, "actor"), str(b->manifest, "reason"),
-		    counts->failed == 0 && counts->problems == 0 ? "VERIFIED" : "NOT VERIFIED");
+		verdict(&v);
 	}
+	free(v.order);
 	free(seen);
 	return rc;
 }

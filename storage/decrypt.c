@@ -32,6 +32,7 @@
 #include <openssl/crypto.h>
 #include <srtp2/srtp.h>
 
+#include "nvrd/encode.h"
 #include "nvrd/uuid.h"
 #include "storage/clip.h"
 #include "storage/decrypt.h"
@@ -352,7 +353,7 @@ static nvr_err
 verify_chosen(struct run *r, uint64_t *bad)
 {
 	FILE *f = tmpfile();
-	struct stg_verify_opts vo = { .out = f };
+	struct stg_verify_opts vo = { .out = f, .trust = r->o->trust, .pin = r->o->pin };
 	struct stg_verify_counts c;
 	char why[1024];
 	nvr_err rc = NVR_OK;
@@ -360,11 +361,18 @@ verify_chosen(struct run *r, uint64_t *bad)
 	*bad = 0;
 	if (f == NULL)
 		return fail(r, NVR_ERR_IO, "cannot make a temporary file: %s", strerror(errno));
+	if (r->nsegs > 0)
+		nvr_hex_encode(r->segs[0].m.signer, 32, r->res->signer);
 	for (size_t i = 0; i < r->nsegs && rc == NVR_OK; i++) {
 		const struct seg *s = &r->segs[i], *p = i > 0 ? &r->segs[i - 1] : NULL;
 		if ((rc = stg_verify_path(s->path, &vo, &c, why, sizeof(why))) != NVR_OK) {
 			fail(r, rc, "cannot verify %s: %s", s->path, why);
 		} else if (c.failed != 0 || c.problems != 0) {
+			(*bad)++;
+		} else if (memcmp(s->m.signer, r->segs[0].m.signer, 32) != 0) {
+			/* one key for the clip, so that one fingerprint vouches for it */
+			fprintf(f, "FAIL %s: signed by another key than seq %" PRIu64 " (%s)\n", s->path,
+			    r->segs[0].m.seq, r->res->signer);
 			(*bad)++;
 		} else if (p != NULL && s->m.seq == p->m.seq + 1 &&
 			   (!s->m.has_prev || memcmp(s->m.prev_sha256, p->manifest_sha, 32) != 0)) {
@@ -659,6 +667,17 @@ make_temp(struct run *r)
 	return NVR_OK;
 }
 
+/* What the signer was checked against, for the clip's comment. */
+static const char *
+anchor_of(const struct stg_decrypt_opts *o)
+{
+	if (o->trust != NULL)
+		return "the trusted certificate (--trust)";
+	if (o->pin != NULL)
+		return "the pinned fingerprint (--fingerprint)";
+	return "signer not checked against a trusted certificate";
+}
+
 static nvr_err
 open_clip(struct run *r, const struct seg *s, int64_t t0)
 {
@@ -671,10 +690,10 @@ open_clip(struct run *r, const struct seg *s, int64_t t0)
 	nvr_uuid_format(&s->m.camera, id);
 	title = g_strdup_printf("%s (camera %s), stream %s", s->m.camera_name, id, s->m.stream_name);
 	stg_time_format(t0, start);
-	comment = g_strdup_printf("%s; starts %s (%s time)%s; decrypted by nvrctl decrypt from signed recordings "
-				  "(docs/FORMAT.md)",
+	comment = g_strdup_printf("%s; signed by the key of certificate SHA-256 %s, %s; starts %s (%s time)%s; "
+				  "decrypted by nvrctl decrypt from signed recordings (docs/FORMAT.md)",
 	    r->res->verified ? "verified" : "UNVERIFIED EVIDENCE: the recordings did not verify and were decrypted with --force",
-	    start, s->m.time_source, r->res->gaps ? "; segments are missing in between" : "");
+	    r->res->signer, anchor_of(r->o), start, s->m.time_source, r->res->gaps ? "; segments are missing in between" : "");
 	info.title = title;
 	info.comment = comment;
 	rc = stg_clip_open(r->tmp, &info, &r->clip, r->why, r->whysize);

@@ -34,6 +34,8 @@ struct stg_decrypt_opts {
 	bool has_from, has_to;
 	int64_t from_ns, to_ns; /* [from, to): ns since 1970, UTC */
 	bool force;             /* write even from recordings that do not verify */
+	const char *trust;      /* the recorder's certificate every signer must be (PEM), or NULL */
+	const char *pin;        /* or its SHA-256 (64 lowercase hex), or NULL: see stg_verify_opts */
 	FILE *report;           /* what did not verify, and warnings; NULL: stderr */
 };
 
@@ -50,6 +52,7 @@ struct stg_decrypt_result {
 	int64_t last_ns;
 	uint64_t bytes;       /* size of the MP4 */
 	bool verified;        /* false: forced from recordings that failed to verify */
+	char signer[65];      /* SHA-256 of the certificate whose key signed the segments */
 };
 
 /*

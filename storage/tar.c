@@ -176,3 +176,46 @@ stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
 	*kind = STG_TAR_FILE;
 	return NVR_OK;
 }
+
+bool
+stg_tar_mtime(const uint8_t block[STG_TAR_BLOCK], int64_t *mtime)
+{
+	uint64_t v;
+
+	if (!get_octal(block + F_MTIME, 12, &v) || v > (uint64_t)INT64_MAX)
+		return false;
+	*mtime = (int64_t)v;
+	return true;
+}
+
+nvr_err
+stg_tar_check(const uint8_t block[STG_TAR_BLOCK], const char *path, uint64_t size, int64_t mtime,
+    const char **why)
+{
+	/* Every field of the ustar header, in order (POSIX pax, ustar format). */
+	static const struct {
+		size_t off, len;
+		const char *what;
+	} fields[] = {
+		{ 0, 100, "its name" }, { 100, 8, "its mode (a bundle's members are 0444)" },
+		{ 108, 8, "its owner (uid 0)" }, { 116, 8, "its group (gid 0)" }, { 124, 12, "its size field" },
+		{ 136, 12, "its time (every member has the bundle's)" }, { 148, 8, "its checksum field" },
+		{ 156, 1, "its type (a regular file)" }, { 157, 100, "its link name (none)" },
+		{ 257, 8, "its magic and version (ustar 00)" }, { 265, 32, "its owner's name (none)" },
+		{ 297, 32, "its group's name (none)" }, { 329, 16, "its device numbers (none)" },
+		{ 345, 155, "its name's prefix" }, { 500, 12, "the end of its header block (zeros)" },
+	};
+	uint8_t want[STG_TAR_BLOCK];
+
+	if (stg_tar_header(want, path, size, mtime) != NVR_OK) {
+		*why = "a name or size no bundle header can hold";
+		return NVR_ERR_INVAL;
+	}
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (memcmp(block + fields[i].off, want + fields[i].off, fields[i].len) != 0) {
+			*why = fields[i].what;
+			return NVR_ERR_INVAL;
+		}
+	}
+	return NVR_OK;
+}

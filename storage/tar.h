@@ -40,4 +40,16 @@ enum stg_tar_kind { STG_TAR_FILE, STG_TAR_END };
 nvr_err stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
     char path[STG_TAR_PATH_MAX], uint64_t *size, const char **why);
 
+/* The mtime field of a header block (seconds since 1970); false if it is
+ * not octal digits. */
+bool stg_tar_mtime(const uint8_t block[STG_TAR_BLOCK], int64_t *mtime);
+
+/* NVR_OK when block is, byte for byte, the header stg_tar_header writes
+ * for path, size and mtime: the strict reading of a bundle, where any
+ * other mode, owner, name split, link, time or padding is a change.
+ * Otherwise NVR_ERR_INVAL with *why naming the first field that differs
+ * (static text). */
+nvr_err stg_tar_check(const uint8_t block[STG_TAR_BLOCK], const char *path, uint64_t size, int64_t mtime,
+    const char **why);
+
 #endif

@@ -339,6 +339,12 @@ signer_for(struct vctx *v, const uint8_t fp[32], char *why, size_t size)
 		    a, b);
 		return NULL;
 	}
+	hex32(fp, a);
+	if (v->o->pin != NULL && strcmp(a, v->o->pin) != 0) {
+		snprintf(why, size, "signed by another key: its signer_sha256 is %s, the pinned fingerprint is %s", a,
+		    v->o->pin);
+		return NULL;
+	}
 	for (sg = v->signers; sg != NULL && memcmp(sg->fp, fp, 32) != 0; sg = sg->next)
 		;
 	if (sg == NULL && (sg = signer_load(v, fp)) == NULL) {
@@ -1368,8 +1374,10 @@ summary(struct vctx *v)
 		hex32(sg->fp, hex);
 		fprintf(f, "signer: certificate SHA-256 %s signed %" PRIu64 " %s: %s\n", hex, sg->used,
 		    plural(sg->used, "manifest", "manifests"),
-		    v->trusted ? "the trusted certificate"
-			       : "from certs/ of the storage root; compare this fingerprint with the recorder's certificate");
+		    v->trusted	     ? "the trusted certificate"
+		    : v->o->pin != NULL ? "the pinned fingerprint"
+					: "from certs/ of the storage root, checked against nothing; compare this "
+					  "fingerprint with the recorder's published one");
 	}
 	fprintf(f, "summary: %" PRIu64 " %s in %" PRIu64 " %s checked, %" PRIu64 " failed, %" PRIu64 " other %s, %" PRIu64
 		   " %s: %s\n",

@@ -42,6 +42,7 @@
 
 struct stg_verify_opts {
 	const char *trust; /* PEM certificate every signer must be; NULL: certs/ of the root */
+	const char *pin;   /* or the SHA-256 of its DER (64 lowercase hex) every signer must have */
 	bool verbose;      /* also an OK line per segment and a line per stream */
 	FILE *out;         /* where the report goes */
 	/* Paths below strip (a real path) are shown as shown_as and the rest:
