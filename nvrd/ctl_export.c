@@ -9,6 +9,7 @@
 #include "autoconfig.h"
 
 #include <getopt.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,12 +20,15 @@
 #include "nvrd/ctl.h"
 #include "storage/export.h"
 
-#define USAGE "nvrctl export --camera NAME [--camera NAME ...] --from TIME --to TIME --reason TEXT --out BUNDLE.tar"
+#define USAGE                                                                                         \
+	"nvrctl export --camera NAME [--camera NAME ...] --from TIME --to TIME --reason TEXT --out BUNDLE.tar" \
+	" [--allow-damaged]"
 
 struct args {
 	const char *cameras[STG_EXPORT_CAMERAS_MAX];
 	size_t ncameras;
 	const char *from, *to, *reason, *out;
+	bool allow_damaged;
 };
 
 static int
@@ -33,7 +37,7 @@ parse(int argc, char **argv, struct args *a)
 	static const struct option opts[] = { { "camera", required_argument, NULL, 'c' },
 		{ "from", required_argument, NULL, 'f' }, { "to", required_argument, NULL, 't' },
 		{ "reason", required_argument, NULL, 'r' }, { "out", required_argument, NULL, 'o' },
-		{ NULL, 0, NULL, 0 } };
+		{ "allow-damaged", no_argument, NULL, 'D' }, { NULL, 0, NULL, 0 } };
 	int c;
 
 	optind = 0;
@@ -51,6 +55,7 @@ parse(int argc, char **argv, struct args *a)
 		case 't': a->to = optarg; break;
 		case 'r': a->reason = optarg; break;
 		case 'o': a->out = optarg; break;
+		case 'D': a->allow_damaged = true; break;
 		default:
 			nvr_ctl_error(USAGE, c == ':' ? "%s needs a value" : "unknown option '%s'", argv[optind - 1]);
 			return -1;
@@ -191,26 +196,54 @@ audit_holds(PGconn *db, const json_t *holds)
 /* The bundle at out (storage/export.h), with a progress bar meanwhile. */
 static nvr_err
 write_file(struct nvr_ctl *ctl, const struct stg_signer *sg, const struct stg_export_req *req,
-    const json_t *holds, const char *out, struct stg_export_progress *p, char *why, size_t whysize)
+    const json_t *holds, const char *out, struct stg_export_progress *p, json_t **report, char *why,
+    size_t whysize)
 {
 	struct bar bar = { 0 };
 	bool drawn = bar_start(&bar, p);
-	nvr_err rc = stg_export_to_file(ctl->db, ctl->cfg->storage_root, sg, req, holds, out, p, NULL, why, whysize);
+	nvr_err rc = stg_export_to_file(ctl->db, ctl->cfg->storage_root, sg, req, holds, out, p, NULL, report, why,
+	    whysize);
 
 	if (drawn)
 		bar_stop(&bar);
 	return rc;
 }
 
+/* What the bundle lacks of the range, and the damaged segments it holds
+ * (--allow-damaged): on stdout, after the line that names the bundle. */
+static void
+say_report(const json_t *report)
+{
+	size_t i;
+	json_t *e;
+
+	if (json_is_true(json_object_get(report, "complete"))) {
+		printf("complete: the segments cover the whole range asked for\n");
+		return;
+	}
+	json_array_foreach(json_object_get(report, "missing"), i, e) {
+		const char *st = json_string_value(json_object_get(e, "stream"));
+		printf("NOT COMPLETE: %s%s%s: %s to %s: %s\n", json_string_value(json_object_get(e, "camera")),
+		    st ? " " : "", st ? st : "", json_string_value(json_object_get(e, "from")),
+		    json_string_value(json_object_get(e, "to")), json_string_value(json_object_get(e, "why")));
+	}
+	json_array_foreach(json_object_get(report, "damaged"), i, e) {
+		printf("DAMAGED: %s %s seq %" JSON_INTEGER_FORMAT " (segment %s): %s; in the bundle all the same "
+		       "(--allow-damaged)\n", json_string_value(json_object_get(e, "camera")),
+		    json_string_value(json_object_get(e, "stream")), json_integer_value(json_object_get(e, "seq")),
+		    json_string_value(json_object_get(e, "segment")), json_string_value(json_object_get(e, "why")));
+	}
+}
+
 static int
 run(struct nvr_ctl *ctl, const struct args *a)
 {
 	struct stg_export_req req = { .cameras = a->cameras, .ncameras = a->ncameras, .from = a->from,
-		.to = a->to, .reason = a->reason, .address = "local" };
+		.to = a->to, .reason = a->reason, .address = "local", .allow_damaged = a->allow_damaged };
 	struct stg_export_progress p = { 0 };
 	struct stg_signer *sg = NULL;
 	char actor[128], why[8192], id[NVR_UUID_STRLEN];
-	json_t *holds = NULL;
+	json_t *holds = NULL, *report = NULL;
 	nvr_err rc;
 	int st = NVR_CTL_FAIL;
 
@@ -231,7 +264,7 @@ run(struct nvr_ctl *ctl, const struct args *a)
 	}
 	audit_holds(ctl->db, holds);
 	audit(ctl->db, "export.create", &req, holds, NULL, NULL);
-	if (write_file(ctl, sg, &req, holds, a->out, &p, why, sizeof(why)) != NVR_OK) {
+	if (write_file(ctl, sg, &req, holds, a->out, &p, &report, why, sizeof(why)) != NVR_OK) {
 		audit(ctl->db, "export.failed", &req, holds, NULL, why);
 		nvr_ctl_error("the evidence holds stay: release them with nvrctl hold release ID",
 		    "export %s failed: %s", id, why);
@@ -240,8 +273,10 @@ run(struct nvr_ctl *ctl, const struct args *a)
 	audit(ctl->db, "export.done", &req, holds, a->out, NULL);
 	printf("export %s: %s, %llu bytes of segments; %zu evidence hold%s taken\n", id, a->out,
 	    (unsigned long long)atomic_load(&p.total), json_array_size(holds), json_array_size(holds) == 1 ? "" : "s");
+	say_report(report);
 	st = NVR_CTL_OK;
 out:
+	json_decref(report);
 	json_decref(holds);
 	stg_signer_free(sg);
 	return st;

@@ -408,6 +408,24 @@ check_streams(struct bv *v)
 	free(a);
 }
 
+/* What export.json says the bundle lacks of the range asked for, as NOTE
+ * lines; the number of them. A bundle can verify and still not be all
+ * that was asked: the last line says so too. */
+static size_t
+say_missing(struct bv *v)
+{
+	json_t *list = json_object_get(v->b->manifest, "missing"), *e;
+	size_t i;
+
+	json_array_foreach(list, i, e) {
+		const char *st = json_string_value(json_object_get(e, "stream"));
+		fprintf(v->o->out, "NOTE %s:export.json: %s%s%s: %s to %s is not in the bundle: %s\n", v->b->name,
+		    str(e, "camera"), st ? " " : "", st ? st : "", str(e, "from"), str(e, "to"), str(e, "why"));
+		v->c->notes++;
+	}
+	return json_array_size(list);
+}
+
 /* The last line: what was verified, and against what. Without a trusted
  * certificate or fingerprint, a bundle that verifies is only consistent:
  * anyone can make one with a key of their own, so the key's fingerprint
@@ -416,11 +434,15 @@ static void
 verdict(struct bv *v)
 {
 	bool ok = v->c->failed == 0 && v->c->problems == 0;
+	size_t missing = v->b->manifest != NULL ? say_missing(v) : 0;
 	char hex[65];
 
 	fprintf(v->o->out, "bundle: export %s made %s by %s for \"%s\": %s", str(v->b->manifest, "export_id"),
 	    str(v->b->manifest, "created"), str(v->b->manifest, "actor"), str(v->b->manifest, "reason"),
 	    ok ? "VERIFIED" : "NOT VERIFIED");
+	if (missing > 0)
+		fprintf(v->o->out, ", INCOMPLETE (%zu part%s of the range asked for not in it: NOTE lines above)", missing,
+		    missing == 1 ? "" : "s");
 	if (!v->signed_ok) {
 		fputc('\n', v->o->out);
 		return;

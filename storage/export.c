@@ -113,9 +113,11 @@ out:
  * request's order), stream name and seq, capped one past the bound so a
  * bigger export is refused rather than cut. */
 static const char segments_sql[] =
-    "SELECT c.id, c.name, s.id, s.name, g.id, g.seq, g.key_id, g.path, g.bytes"
+    "SELECT c.id, c.name, s.id, s.name, g.id, g.seq, g.key_id, g.path, g.bytes,"
+    " (extract(epoch FROM lower(g.time_range)) * 1000000)::bigint,"
+    " (extract(epoch FROM upper(g.time_range)) * 1000000)::bigint"
     " FROM unnest($1::text[]) WITH ORDINALITY AS want(name, n)"
-    " JOIN cameras c ON c.name = want.name JOIN streams s ON s.camera_id = c.id"
+    " JOIN cameras c ON c.name = want.name AND c.removed_at IS NULL JOIN streams s ON s.camera_id = c.id"
     " JOIN segments g ON g.stream_id = s.id"
     " WHERE g.time_range && tstzrange($2::timestamptz, $3::timestamptz, '[)')"
     " ORDER BY want.n, s.name, g.seq LIMIT " NVR_STR(STG_EXPORT_SEGMENTS_MAX) " + 1";
@@ -160,6 +162,8 @@ copy_row(PGresult *r, int i, struct xseg *s)
 	s->seq = strtoull(PQgetvalue(r, i, 5), NULL, 10);
 	snprintf(s->key_id, sizeof(s->key_id), "%s", PQgetvalue(r, i, 6));
 	s->bytes = strtoull(PQgetvalue(r, i, 8), NULL, 10);
+	s->start_ns = strtoll(PQgetvalue(r, i, 9), NULL, 10) * 1000;
+	s->end_ns = strtoll(PQgetvalue(r, i, 10), NULL, 10) * 1000;
 	/* A path the recorder wrote, relative to the root: never absolute,
 	 * never climbing out of it. */
 	if (snprintf(s->path, sizeof(s->path), "%s", PQgetvalue(r, i, 7)) >= (int)sizeof(s->path) ||
@@ -174,18 +178,22 @@ camera_ids(PGconn *db, const char *names, const struct stg_export_req *req, stru
 {
 	const char *p[1] = { names };
 	PGresult *r = PQexecParams(db,
-	    "SELECT c.id FROM unnest($1::text[]) WITH ORDINALITY AS want(name, n)"
-	    " LEFT JOIN cameras c ON c.name = want.name ORDER BY want.n",
+	    "SELECT c.id, coalesce(st.state = 'recording', false) FROM unnest($1::text[]) WITH ORDINALITY AS want(name, n)"
+	    " LEFT JOIN cameras c ON c.name = want.name AND c.removed_at IS NULL"
+	    " LEFT JOIN camera_status st ON st.camera_id = c.id ORDER BY want.n",
 	    1, NULL, p, NULL, NULL, 0);
 
 	if (stg_db_check(db, r, PGRES_TUPLES_OK, "export cameras") != NVR_OK)
 		return NVR_ERR_DB;
-	if ((pl->camera_ids = calloc(req->ncameras, sizeof(*pl->camera_ids))) == NULL) {
+	if ((pl->camera_ids = calloc(req->ncameras, sizeof(*pl->camera_ids))) == NULL ||
+	    (pl->recording = calloc(req->ncameras, sizeof(*pl->recording))) == NULL) {
 		PQclear(r);
 		return NVR_ERR_NOMEM;
 	}
-	for (int i = 0; i < PQntuples(r) && (size_t)i < req->ncameras; i++)
+	for (int i = 0; i < PQntuples(r) && (size_t)i < req->ncameras; i++) {
 		snprintf(pl->camera_ids[i], sizeof(pl->camera_ids[i]), "%s", PQgetvalue(r, i, 0));
+		pl->recording[i] = PQgetvalue(r, i, 1)[0] == 't';
+	}
 	PQclear(r);
 	return NVR_OK;
 }
@@ -236,6 +244,7 @@ stg_export_plan_free(struct xplan *pl)
 {
 	free(pl->segs);
 	free(pl->camera_ids);
+	free(pl->recording);
 	memset(pl, 0, sizeof(*pl));
 }
 

@@ -15,6 +15,7 @@
 #define NVR_STG_EXPORT_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,7 @@ struct stg_export_req {
 	const char *from, *to;       /* timestamptz text, from < to */
 	const char *reason;          /* 1 to STG_EXPORT_REASON_MAX bytes */
 	const char *actor, *address; /* who asked, from where ("local") */
+	bool allow_damaged;          /* keep (and say) a segment that does not match its manifest */
 };
 
 /* Segment bytes copied so far and in all; total is known once the
@@ -64,12 +66,18 @@ nvr_err stg_export_prepare(PGconn *db, const struct stg_export_req *req, json_t 
  * manifest with signer. holds is what stg_export_prepare returned. The
  * audit rows included are those whose object is the export, its holds, an
  * exported camera or segment, as they are when the segments are chosen.
- * p (may be NULL) follows the progress. On failure why says what failed;
- * the caller discards what was written. The caller syncs fd.
+ * p (may be NULL) follows the progress. A segment that does not match its
+ * manifest, or whose manifest's signature does not verify, fails the
+ * export (NVR_ERR_INVAL, naming it) unless req->allow_damaged. On NVR_OK
+ * *report (when report is not NULL) is a new JSON object the caller
+ * json_decref()s: {complete, missing: [{camera, stream, from, to, why}],
+ * damaged: [{camera, stream, seq, segment, why}]}, as export.json says it.
+ * On failure why says what failed; the caller discards what was written.
+ * The caller syncs fd.
  */
 nvr_err stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
     const struct stg_export_req *req, const json_t *holds, int fd, struct stg_export_progress *p,
-    char *why, size_t whysize);
+    json_t **report, char *why, size_t whysize);
 
 /*
  * stg_export_write() into a new file beside dest (dest.partXXXXXX, mode
@@ -79,6 +87,6 @@ nvr_err stg_export_write(PGconn *db, const char *root, const struct stg_signer *
  */
 nvr_err stg_export_to_file(PGconn *db, const char *root, const struct stg_signer *signer,
     const struct stg_export_req *req, const json_t *holds, const char *dest, struct stg_export_progress *p,
-    uint64_t *size, char *why, size_t whysize);
+    uint64_t *size, json_t **report, char *why, size_t whysize);
 
 #endif

@@ -6,6 +6,7 @@
 #define NVR_STG_EXPORT_PRIV_H
 
 #include <limits.h>
+#include <stdbool.h>
 
 #include "storage/export.h"
 
@@ -15,6 +16,7 @@ struct xseg {
 	char stream_id[NVR_UUID_STRLEN], stream[16];
 	char id[NVR_UUID_STRLEN], key_id[NVR_UUID_STRLEN];
 	uint64_t seq, bytes;
+	int64_t start_ns, end_ns; /* the index's time range (microseconds) */
 	char path[512]; /* the .nvrseg file, relative to the storage root */
 };
 
@@ -25,11 +27,20 @@ struct xplan {
 	struct xseg *segs;
 	size_t nsegs;
 	char (*camera_ids)[NVR_UUID_STRLEN];
+	bool *recording; /* by camera: recording when the segments were chosen */
 };
 
 nvr_err stg_export_select(PGconn *db, const struct stg_export_req *req, struct xplan *pl,
     char *why, size_t whysize);
 void stg_export_plan_free(struct xplan *pl);
+
+/* What the bundle will not hold of the range asked for, from the index
+ * (storage/export_cover.c): a new JSON array of {camera, stream (null for a
+ * camera with no segment), from, to, why}, in the plan's order, empty when
+ * the segments cover the range; NULL when out of memory. Differences under
+ * STG_EXPORT_SLACK_NS (the frame between two segments) are not shortfalls. */
+#define STG_EXPORT_SLACK_NS 1000000000LL
+json_t *stg_export_missing(const struct stg_export_req *req, const struct xplan *pl, int64_t created_ns);
 
 /* The audit rows of the bundle: one column of JSON text a row. On NVR_OK
  * the caller PQclear()s *rows. */

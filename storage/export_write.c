@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,14 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
 #include "storage/export_priv.h"
 #include "storage/fileio.h"
 #include "storage/manifest.h"
+#include "storage/sign.h"
 #include "storage/tar.h"
 
 #define XW_BLOCK ((size_t)1 << 20)
@@ -40,6 +43,8 @@ struct xw {
 	json_t *members;   /* {path, bytes, sha256} of every listed member */
 	char *sums;        /* SHA256SUMS, growing */
 	size_t sums_len, sums_cap;
+	bool allow_damaged; /* the request's: a damaged segment is kept (and said), not refused */
+	json_t *damaged;   /* {camera, stream, seq, segment, why} of each damaged segment kept */
 	char *why;
 	size_t whysize;
 };
@@ -278,28 +283,77 @@ stream_close(struct xstream *s, json_t *cameras)
 
 /* ---- the segments ------------------------------------------------------------ */
 
-/* Certificates that signed something in the bundle, by fingerprint. */
+/* Certificates that signed something in the bundle, by fingerprint, with
+ * the certificate of certs/ (NULL if it cannot be read) that checks the
+ * manifests they signed. */
 struct signers {
 	uint8_t (*fp)[32];
+	X509 **cert;
 	size_t n, cap;
 };
 
 static nvr_err
-signers_add(struct signers *s, const uint8_t fp[32])
+signers_add(struct signers *s, const uint8_t fp[32], const char *root)
 {
+	char hex[65], path[PATH_MAX + 80];
+
 	for (size_t i = 0; i < s->n; i++)
 		if (memcmp(s->fp[i], fp, 32) == 0)
 			return NVR_OK;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 4;
-		void *p = realloc(s->fp, cap * sizeof(*s->fp));
-		if (p == NULL)
+		void *p = realloc(s->fp, cap * sizeof(*s->fp)), *q = p ? realloc(s->cert, cap * sizeof(*s->cert)) : NULL;
+		if (p != NULL)
+			s->fp = p;
+		if (q == NULL)
 			return NVR_ERR_NOMEM;
-		s->fp = p;
+		s->cert = q;
 		s->cap = cap;
 	}
-	memcpy(s->fp[s->n++], fp, 32);
+	memcpy(s->fp[s->n], fp, 32);
+	s->cert[s->n] = NULL;
+	nvr_hex_encode(fp, 32, hex);
+	snprintf(path, sizeof(path), "%s/certs/%s.crt", root, hex);
+	if (stg_cert_read(path, &s->cert[s->n]) != NVR_OK)
+		s->cert[s->n] = NULL;
+	s->n++;
 	return NVR_OK;
+}
+
+static X509 *
+signers_cert(const struct signers *s, const uint8_t fp[32])
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (memcmp(s->fp[i], fp, 32) == 0)
+			return s->cert[i];
+	return NULL;
+}
+
+static void
+signers_free(struct signers *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		X509_free(s->cert[i]);
+	free(s->cert);
+	free(s->fp);
+}
+
+/* Why a segment as read for the bundle is not what the recorder signed, or
+ * NULL: its file against its manifest, its manifest against its signature
+ * (checked with the signer's certificate in certs/, as nvrctl verify will). */
+static const char *
+damage(const struct stg_manifest *m, const uint8_t sha[32], uint64_t size, X509 *cert, const char *text, size_t len,
+    const char *sig, size_t siglen)
+{
+	if (size != m->bytes)
+		return "its file is not of the size its manifest says";
+	if (memcmp(sha, m->sha256, 32) != 0)
+		return "its file's SHA-256 is not the one its manifest says";
+	if (cert == NULL)
+		return "its signer's certificate is not in certs/ of the storage root";
+	if (stg_sig_verify(cert, text, len, (const uint8_t *)sig, siglen) != NVR_OK)
+		return "its manifest's signature does not verify";
+	return NULL;
 }
 
 /* rel with its ".nvrseg" replaced by suffix. */
@@ -321,7 +375,7 @@ put_segment(struct xw *w, const char *root, const struct xseg *g, struct xstream
 	uint8_t sha[32];
 	uint64_t size;
 	size_t len, siglen;
-	const char *why;
+	const char *why, *bad;
 	nvr_err rc;
 
 	sibling(g->path, ".manifest.json", rel);
@@ -341,11 +395,25 @@ put_segment(struct xw *w, const char *root, const struct xseg *g, struct xstream
 	snprintf(path, sizeof(path), "%s.sig", rel);
 	if ((rc = put_mem(w, path, sig, siglen, true, NULL)) != NVR_OK)
 		goto out;
-	/* Exported as stored, but never silently: verify will name it. */
-	if (memcmp(sha, m.sha256, 32) != 0 || size != m.bytes)
-		nvr_log(NVR_LOG_ERROR, "export: segment %s does not match its manifest (altered on disk?)", g->id);
-	stream_add(st, g, &m, memcmp(sha, m.sha256, 32) != 0 || size != m.bytes);
-	rc = signers_add(sg, m.signer) == NVR_OK ? NVR_OK : xw_fail(w, NVR_ERR_NOMEM, "out of memory");
+	if (signers_add(sg, m.signer, root) != NVR_OK) {
+		rc = xw_fail(w, NVR_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	bad = damage(&m, sha, size, signers_cert(sg, m.signer), text, len, sig, siglen);
+	if (bad != NULL && !w->allow_damaged) {
+		/* The recorder does not sign a bundle it knows to be damaged. */
+		rc = xw_fail(w, NVR_ERR_INVAL, "segment %s (camera %s, stream %s, seq %" PRIu64 ") is damaged: %s; nothing "
+		    "is exported (nvrctl verify of the storage root names it; --allow-damaged exports it anyway, marked "
+		    "damaged)", g->id, g->camera, g->stream, g->seq, bad);
+		goto out;
+	}
+	if (bad != NULL) {
+		nvr_log(NVR_LOG_ERROR, "export: segment %s (camera %s, stream %s, seq %" PRIu64 ") is damaged: %s; "
+		    "exported anyway (allow_damaged), marked so", g->id, g->camera, g->stream, g->seq, bad);
+		json_array_append_new(w->damaged, json_pack("{s:s, s:s, s:I, s:s, s:s}", "camera", g->camera, "stream",
+		    g->stream, "seq", (json_int_t)g->seq, "segment", g->id, "why", bad));
+	}
+	stream_add(st, g, &m, bad != NULL);
 out:
 	free(text);
 	free(sig);
@@ -475,7 +543,7 @@ readme_steps(FILE *f, const char *cert)
 
 static char *
 readme(const struct stg_export_req *req, const char *id, const char *created, const char *recorder,
-    const char *cert)
+    const char *cert, const char *cover)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -488,7 +556,8 @@ readme(const struct stg_export_req *req, const char *id, const char *created, co
 	fprintf(f, "Reason: %s\nCameras:", req->reason);
 	for (size_t i = 0; i < req->ncameras; i++)
 		fprintf(f, " %s", req->cameras[i]);
-	fprintf(f, "\nRange asked for: %s to %s (the first included, the last not).\n\n", req->from, req->to);
+	fprintf(f, "\nRange asked for: %s to %s (the first included, the last not).\n%s\n", req->from, req->to,
+	    cover);
 	fprintf(f,
 	    "The video is encrypted as the cameras sent it (SRTP). Only a key holder\n"
 	    "can watch it: nvrctl decrypt BUNDLE.tar --key KEYHOLDER.pem --out clip.mp4.\n"
@@ -597,7 +666,7 @@ put_all(struct xw *w, PGconn *db, const char *root, const struct stg_signer *sig
 	stream_close(&st, cams);
 	json_decref(st.gaps);
 	json_decref(st.damaged);
-	if (rc == NVR_OK && (rc = signers_add(&sg, stg_signer_fingerprint(signer))) != NVR_OK)
+	if (rc == NVR_OK && (rc = signers_add(&sg, stg_signer_fingerprint(signer), root)) != NVR_OK)
 		rc = xw_fail(w, rc, "out of memory");
 	if (rc == NVR_OK && (rc = put_keys(w, root, pl)) == NVR_OK && (rc = put_certs(w, root, &sg, signer)) == NVR_OK) {
 		if ((rc = stg_export_audit(db, req, holds, &rows)) != NVR_OK)
@@ -609,7 +678,7 @@ put_all(struct xw *w, PGconn *db, const char *root, const struct stg_signer *sig
 			    NULL, 10) : 0)));
 	}
 	PQclear(rows);
-	free(sg.fp);
+	signers_free(&sg);
 	return rc;
 }
 
@@ -622,19 +691,82 @@ recorder_name(char out[192])
 	snprintf(out, 192, "%.127s %s/%s", host, PACKAGE_NAME, PACKAGE_VERSION);
 }
 
+/* The paragraph of README.txt that says what the bundle lacks of the
+ * range asked for, or that it lacks nothing: a new string, or NULL. */
+static char *
+cover_text(const json_t *missing, bool allow_damaged)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	json_t *e;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	if (json_array_size(missing) == 0)
+		fprintf(f, "Covered: the segments cover the whole range asked for.\n");
+	else
+		fprintf(f, "NOT COMPLETE: the bundle lacks what follows of the range asked for.\n");
+	json_array_foreach(missing, i, e) {
+		fprintf(f, "  - %s%s%s: %s to %s: %s\n", json_string_value(json_object_get(e, "camera")),
+		    json_is_string(json_object_get(e, "stream")) ? " " : "",
+		    json_is_string(json_object_get(e, "stream")) ? json_string_value(json_object_get(e, "stream")) : "",
+		    json_string_value(json_object_get(e, "from")), json_string_value(json_object_get(e, "to")),
+		    json_string_value(json_object_get(e, "why")));
+	}
+	if (allow_damaged)
+		fprintf(f, "DAMAGED SEGMENTS ALLOWED: this export was made with --allow-damaged; a segment that did not\n"
+			   "match its manifest or signature on the recorder is in it, listed under \"damaged\" in\n"
+			   "export.json, and nvrctl verify names it.\n");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+/* What the caller learns of the bundle: complete, what is missing, what
+ * damaged segment was kept (export.h). */
+static json_t *
+report_of(const json_t *missing, const json_t *damaged)
+{
+	return json_pack("{s:b, s:O, s:O}", "complete", json_array_size(missing) == 0 && json_array_size(damaged) == 0,
+	    "missing", missing, "damaged", damaged);
+}
+
+/* README.txt, then everything else, then export.json: the bundle. */
+static nvr_err
+put_bundle(struct xw *w, PGconn *db, const char *root, const struct stg_signer *signer,
+    const struct stg_export_req *req, const json_t *holds, const struct xplan *pl, const char *readme_text,
+    json_t *man, const json_t *missing)
+{
+	static const uint8_t end[2 * STG_TAR_BLOCK];
+	nvr_err rc;
+
+	if ((rc = put_mem(w, "README.txt", readme_text, strlen(readme_text), true, NULL)) != NVR_OK ||
+	    (rc = put_all(w, db, root, signer, req, holds, pl, man)) != NVR_OK)
+		return rc;
+	json_object_set_new(man, "complete",
+	    json_boolean(json_array_size(missing) == 0 && json_array_size(w->damaged) == 0));
+	if ((rc = put_manifest(w, man, signer)) != NVR_OK)
+		return rc;
+	return xw_put(w, end, sizeof(end));
+}
+
 nvr_err
 stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
     const struct stg_export_req *req, const json_t *holds, int fd, struct stg_export_progress *p,
-    char *why, size_t whysize)
+    json_t **report, char *why, size_t whysize)
 {
-	static const uint8_t end[2 * STG_TAR_BLOCK];
-	struct xw w = { .fd = fd, .p = p, .why = why, .whysize = whysize };
+	struct xw w = { .fd = fd, .p = p, .why = why, .whysize = whysize, .allow_damaged = req->allow_damaged };
 	struct xplan pl = { 0 };
 	struct timespec now;
-	char id[NVR_UUID_STRLEN], created[32], recorder[192], cert[80], hex[65], *text = NULL;
-	json_t *man = NULL;
+	char id[NVR_UUID_STRLEN], created[32], recorder[192], cert[80], hex[65], *text = NULL, *cover = NULL;
+	json_t *man = NULL, *missing = NULL;
 	nvr_err rc = NVR_ERR_NOMEM;
 
+	if (report != NULL)
+		*report = NULL;
 	clock_gettime(CLOCK_REALTIME, &now);
 	w.mtime = now.tv_sec;
 	stg_time_format((int64_t)now.tv_sec * 1000000000 + now.tv_nsec, created);
@@ -644,7 +776,7 @@ stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
 	nvr_hex_encode(stg_signer_fingerprint(signer), 32, hex);
 	snprintf(cert, sizeof(cert), "certs/%s.crt", hex);
 	if ((w.buf = malloc(XW_BLOCK)) == NULL || (w.md = EVP_MD_CTX_new()) == NULL ||
-	    (w.members = json_array()) == NULL) {
+	    (w.members = json_array()) == NULL || (w.damaged = json_array()) == NULL) {
 		snprintf(why, whysize, "out of memory");
 		goto out;
 	}
@@ -653,20 +785,25 @@ stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
 	for (size_t i = 0; p != NULL && i < pl.nsegs; i++)
 		atomic_fetch_add(&p->total, pl.segs[i].bytes);
 	rc = NVR_ERR_NOMEM;
-	if ((text = readme(req, id, created, recorder, cert)) == NULL ||
+	if ((missing = stg_export_missing(req, &pl, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec)) == NULL ||
+	    (cover = cover_text(missing, req->allow_damaged)) == NULL ||
+	    (text = readme(req, id, created, recorder, cert, cover)) == NULL ||
 	    (man = manifest_head(req, id, created, recorder, signer, holds)) == NULL ||
-	    json_object_set_new(man, "cameras", cameras_json(req, &pl)) != 0) {
+	    json_object_set_new(man, "cameras", cameras_json(req, &pl)) != 0 ||
+	    json_object_set(man, "missing", missing) != 0 ||
+	    json_object_set_new(man, "allow_damaged", json_boolean(req->allow_damaged)) != 0) {
 		snprintf(why, whysize, "out of memory");
 		goto out;
 	}
-	if ((rc = put_mem(&w, "README.txt", text, strlen(text), true, NULL)) != NVR_OK ||
-	    (rc = put_all(&w, db, root, signer, req, holds, &pl, man)) != NVR_OK ||
-	    (rc = put_manifest(&w, man, signer)) != NVR_OK || (rc = xw_put(&w, end, sizeof(end))) != NVR_OK)
-		goto out;
+	if ((rc = put_bundle(&w, db, root, signer, req, holds, &pl, text, man, missing)) == NVR_OK && report != NULL)
+		*report = report_of(missing, w.damaged);
 out:
 	free(text);
+	free(cover);
 	json_decref(man);
+	json_decref(missing);
 	json_decref(w.members);
+	json_decref(w.damaged);
 	free(w.sums);
 	free(w.buf);
 	EVP_MD_CTX_free(w.md);
@@ -677,7 +814,7 @@ out:
 nvr_err
 stg_export_to_file(PGconn *db, const char *root, const struct stg_signer *signer,
     const struct stg_export_req *req, const json_t *holds, const char *dest, struct stg_export_progress *p,
-    uint64_t *size, char *why, size_t whysize)
+    uint64_t *size, json_t **report, char *why, size_t whysize)
 {
 	char tmp[PATH_MAX + 16], dir[PATH_MAX], *slash;
 	struct stat st;
@@ -690,7 +827,7 @@ stg_export_to_file(PGconn *db, const char *root, const struct stg_signer *signer
 		return NVR_ERR_IO;
 	}
 	(void)fchmod(fd, 0640);
-	rc = stg_export_write(db, root, signer, req, holds, fd, p, why, whysize);
+	rc = stg_export_write(db, root, signer, req, holds, fd, p, report, why, whysize);
 	if (rc == NVR_OK && (fsync(fd) != 0 || fstat(fd, &st) != 0)) {
 		snprintf(why, whysize, "cannot sync %s: %s", tmp, strerror(errno));
 		rc = NVR_ERR_IO;

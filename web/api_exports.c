@@ -27,7 +27,8 @@
 	"json_build_object('id', e.id, 'created_by', e.created_by, 'reason', e.reason, 'cameras', e.cameras,"   \
 	" 'from', " UTC("lower(e.time_range)") ", 'to', " UTC("upper(e.time_range)") ", 'state', e.state,"    \
 	" 'bytes_total', e.bytes_total, 'size', e.size, 'error', e.error, 'created_at', " UTC("e.created_at") "," \
-	" 'finished_at', " UTC("e.finished_at") ")"
+	" 'finished_at', " UTC("e.finished_at") ", 'complete', e.report -> 'complete',"                           \
+	" 'missing', e.report -> 'missing', 'damaged', e.report -> 'damaged')"
 
 /* The cameras of the body, each known and granted to the caller; else a
  * 400 (a camera not granted is "unknown", as a viewer learns nothing of
@@ -149,7 +150,7 @@ start(struct web_req *r, struct stg_export_req *req, json_t *cams, json_t *holds
 int
 web_api_export_add(struct web_req *r)
 {
-	static const char *const known[] = { "cameras", "from", "to", "reason", NULL };
+	static const char *const known[] = { "cameras", "from", "to", "reason", "allow_damaged", NULL };
 	const char *names[STG_EXPORT_CAMERAS_MAX];
 	struct stg_export_req req = { .cameras = names, .actor = r->user.name, .address = r->addr };
 	char why[512];
@@ -169,6 +170,11 @@ web_api_export_add(struct web_req *r)
 		st = web_reply_error(r->conn, 400, "bad_value", NULL, "from, to and reason must be strings");
 		goto out;
 	}
+	if (json_object_get(body, "allow_damaged") != NULL && !json_is_boolean(json_object_get(body, "allow_damaged"))) {
+		st = web_reply_error(r->conn, 400, "bad_value", NULL, "allow_damaged must be true or false");
+		goto out;
+	}
+	req.allow_damaged = json_is_true(json_object_get(body, "allow_damaged"));
 	if (nvr_uuid_new(&req.id) != NVR_OK) {
 		st = web_reply_error(r->conn, 500, "internal", NULL, "cannot make an id");
 		goto out;

@@ -94,10 +94,11 @@ web_exports_new(const struct nvr_config *cfg, const struct stg_signer *signer, s
 /* Records how job j ended in its row; a row that cannot be updated stays
  * "running", which the API shows as interrupted once the job is gone. */
 static void
-finish_row(PGconn *db, struct job *j, const char *state, uint64_t size, const char *path, const char *error)
+finish_row(PGconn *db, struct job *j, const char *state, uint64_t size, const char *path, const char *error,
+    const json_t *report)
 {
-	char sz[24], total[24];
-	const char *p[6] = { j->id, state, sz, path, error, total };
+	char sz[24], total[24], *rep = report != NULL ? json_dumps(report, JSON_COMPACT) : NULL;
+	const char *p[7] = { j->id, state, sz, path, error, total, rep };
 	PGresult *r;
 
 	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)size);
@@ -106,16 +107,18 @@ finish_row(PGconn *db, struct job *j, const char *state, uint64_t size, const ch
 		p[2] = NULL;
 	r = PQexecParams(db,
 	    "UPDATE exports SET state = $2, size = $3::bigint, path = $4, error = $5, bytes_total = $6::bigint,"
-	    " finished_at = now() WHERE id = $1::uuid",
-	    6, NULL, p, NULL, NULL, 0);
+	    " report = $7::jsonb, finished_at = now() WHERE id = $1::uuid",
+	    7, NULL, p, NULL, NULL, 0);
 	if (stg_db_check(db, r, PGRES_COMMAND_OK, "recording how an export ended") == NVR_OK)
 		PQclear(r);
+	free(rep);
 }
 
 /* The bundle at exports/<id>.tar (its relative path to rel), *size its
  * size; storage/export.h makes it whole or not at all. */
 static nvr_err
-write_bundle(struct job *j, PGconn *db, char *rel, size_t relsize, uint64_t *size, char *why, size_t whysize)
+write_bundle(struct job *j, PGconn *db, char *rel, size_t relsize, uint64_t *size, json_t **report, char *why,
+    size_t whysize)
 {
 	struct web_exports *x = j->x;
 	char dest[4200];
@@ -126,7 +129,8 @@ write_bundle(struct job *j, PGconn *db, char *rel, size_t relsize, uint64_t *siz
 		snprintf(why, whysize, "cannot make %s: %s", x->dir, strerror(errno));
 		return NVR_ERR_IO;
 	}
-	rc = stg_export_to_file(db, x->cfg->storage_root, x->signer, &j->req, j->holds, dest, &j->p, size, why, whysize);
+	rc = stg_export_to_file(db, x->cfg->storage_root, x->signer, &j->req, j->holds, dest, &j->p, size, report, why,
+	    whysize);
 	if (rc == NVR_OK)
 		snprintf(rel, relsize, WEB_EXPORTS_DIR "/%s.tar", j->id);
 	return rc;
@@ -176,12 +180,15 @@ job_run(void *arg)
 	char why[8800] = "", rel[128] = "";
 	uint64_t size = 0;
 	PGconn *db = NULL;
+	json_t *report = NULL;
 	nvr_err rc;
 
 	if ((rc = stg_db_connect(j->x->cfg->db_conninfo, 10000, -1, &db, why, sizeof(why))) == NVR_OK)
-		rc = write_bundle(j, db, rel, sizeof(rel), &size, why, sizeof(why));
+		rc = write_bundle(j, db, rel, sizeof(rel), &size, &report, why, sizeof(why));
 	if (rc == NVR_OK) {
-		nvr_log(NVR_LOG_NOTICE, "export %s: %s written, %llu bytes", j->id, rel, (unsigned long long)size);
+		nvr_log(NVR_LOG_NOTICE, "export %s: %s written, %llu bytes%s", j->id, rel, (unsigned long long)size,
+		    json_is_true(json_object_get(report, "complete")) ? "" : "; NOT COMPLETE: it lacks part of the range "
+		    "asked for, or holds damaged segments (GET /api/v1/exports/ID says what)");
 		audit_end(j, "export.done", WEB_AUDIT_OK, rel, size, NULL);
 	} else {
 		nvr_log(NVR_LOG_ERROR, "export %s failed: %s", j->id, why);
@@ -189,7 +196,8 @@ job_run(void *arg)
 	}
 	if (db != NULL)
 		finish_row(db, j, rc == NVR_OK ? "done" : "failed", size, rc == NVR_OK ? rel : NULL,
-		    rc == NVR_OK ? NULL : why);
+		    rc == NVR_OK ? NULL : why, report);
+	json_decref(report);
 	PQfinish(db);
 	leave(j);
 	job_free(j);
@@ -223,6 +231,7 @@ job_new(struct web_exports *x, const struct stg_export_req *req, json_t *holds)
 	j->req.reason = j->reason = dup_or(req->reason, &ok);
 	j->req.actor = j->actor = dup_or(req->actor, &ok);
 	j->req.address = j->address = dup_or(req->address, &ok);
+	j->req.allow_damaged = req->allow_damaged;
 	if ((j->cameras = calloc(req->ncameras, sizeof(*j->cameras))) == NULL)
 		ok = false;
 	for (size_t i = 0; j->cameras != NULL && i < req->ncameras; i++)
