@@ -458,6 +458,27 @@ verdict(struct bv *v)
 				   "one, or verify with --trust RECORDER.crt\n", hex);
 }
 
+/* verify.h's known_sha256 for an extracted member: hashed on extraction,
+ * into a folder only we can write, so its digest is the file's. */
+struct known {
+	struct stg_bundle *b;
+	const char *root; /* the real path of b->root, as verify.c names files */
+};
+
+static bool
+member_sha256(void *arg, const char *path, uint64_t size, uint8_t out[32])
+{
+	const struct known *k = arg;
+	size_t n = strlen(k->root);
+	struct stg_bundle_member *m;
+
+	if (strncmp(path, k->root, n) != 0 || path[n] != '/' || (m = find(k->b, path + n + 1)) == NULL ||
+	    m->size != size)
+		return false;
+	memcpy(out, m->sha, 32);
+	return true;
+}
+
 nvr_err
 stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct stg_verify_counts *counts,
     char *why, size_t whysize)
@@ -466,6 +487,7 @@ stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct 
 	struct stg_verify_opts so = *o;
 	struct bv v = { .b = b, .o = o, .c = counts };
 	char real[PATH_MAX], shown[PATH_MAX + 8];
+	struct known known = { .b = b, .root = real };
 	bool *seen = calloc(b->n ? b->n : 1, sizeof(*seen));
 	nvr_err rc = NVR_ERR_NOMEM;
 
@@ -491,6 +513,8 @@ stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct 
 	snprintf(shown, sizeof(shown), "%s:", b->name);
 	so.strip = real;
 	so.shown_as = shown;
+	so.known_sha256 = member_sha256;
+	so.known_arg = &known;
 	if ((rc = stg_verify_path(b->root, &so, &seg, why, whysize)) == NVR_OK) {
 		counts->checked = seg.checked;
 		counts->failed = seg.failed;

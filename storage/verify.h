@@ -48,6 +48,12 @@ struct stg_verify_opts {
 	/* Paths below strip (a real path) are shown as shown_as and the rest:
 	 * an extracted bundle's files by their names in the bundle. */
 	const char *strip, *shown_as;
+	/* May be NULL. The SHA-256 of the file at path, of size bytes, when
+	 * the caller computed it itself from the bytes it wrote there (an
+	 * extracted bundle): true and out filled, and the file is not hashed
+	 * again. */
+	bool (*known_sha256)(void *arg, const char *path, uint64_t size, uint8_t out[32]);
+	void *known_arg;
 };
 
 struct stg_verify_counts {
