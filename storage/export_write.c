@@ -557,6 +557,7 @@ stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
 	struct xplan pl = { 0 };
 	struct timespec now;
 	char id[NVR_UUID_STRLEN], created[32], recorder[192], cert[80], hex[65], *text = NULL;
+	const char *script = stg_export_verify_sh();
 	json_t *man = NULL;
 	nvr_err rc = NVR_ERR_NOMEM;
 
@@ -585,6 +586,7 @@ stg_export_write(PGconn *db, const char *root, const struct stg_signer *signer,
 		goto out;
 	}
 	if ((rc = put_mem(&w, "README.txt", text, strlen(text), true, NULL)) != NVR_OK ||
+	    (rc = put_mem(&w, "verify.sh", script, strlen(script), true, NULL)) != NVR_OK ||
 	    (rc = put_all(&w, db, root, signer, req, holds, &pl, man)) != NVR_OK ||
 	    (rc = put_manifest(&w, man, signer)) != NVR_OK || (rc = xw_put(&w, end, sizeof(end))) != NVR_OK)
 		goto out;
