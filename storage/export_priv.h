@@ -1,6 +1,7 @@
 /*
- * export_priv.h: what export.c (choosing) and export_write.c (writing the
- * tar) share. Not for other modules: they use export.h.
+ * export_priv.h: what export.c (choosing), export_write.c (writing the
+ * tar) and export_readme.c (the bundle's README.txt and verify.sh) share.
+ * Not for other modules: they use export.h.
  */
 #ifndef NVR_STG_EXPORT_PRIV_H
 #define NVR_STG_EXPORT_PRIV_H
@@ -45,5 +46,15 @@ json_t *stg_export_missing(const struct stg_export_req *req, const struct xplan 
 /* The audit rows of the bundle: one column of JSON text a row. On NVR_OK
  * the caller PQclear()s *rows. */
 nvr_err stg_export_audit(PGconn *db, const struct stg_export_req *req, const json_t *holds, PGresult **rows);
+
+/* README.txt of a bundle: the export's facts, what it lacks (cover: a
+ * paragraph of text), how to check it, and the text of verify.sh. cert is
+ * the member that holds the signer's certificate ("certs/<sha256>.crt").
+ * A new string the caller frees; NULL when out of memory. */
+char *stg_export_readme(const struct stg_export_req *req, const char *id, const char *created, const char *recorder,
+    const char *cert, const char *cover);
+
+/* verify.sh of every bundle: static text, the same in every bundle. */
+const char *stg_export_verify_sh(void);
 
 #endif

@@ -14,6 +14,10 @@
 #   export.test       a bundle's range and created times, its members in
 #                     yyyy/mm/dd folders, the audit rows' times, the
 #                     README's values; times given and read with `date -u`
+#   bundle-sh.test    the same range given with `date -u`, and verify.sh's
+#                     walk of the yyyy/mm/dd folders and of each stream's
+#                     chain, across two days when a recording crosses
+#                     midnight (it passed so, started at 23:59:50)
 #   playback.test     listings of "the last ten minutes" (across midnight
 #                     at 00:00:05), the gap before the first segment
 #   openapi.test      every time the API writes, checked as RFC 3339 in
@@ -34,7 +38,7 @@
 set -u
 MAKE=${1:-make}
 TESTS_DATED="tests/integration/decrypt.test tests/integration/export.test tests/integration/playback.test
-	tests/integration/openapi.test"
+	tests/integration/openapi.test tests/integration/bundle-sh.test"
 
 # time (UTC) | TZ | what it shows | extra tests
 scenarios='2027-03-01 00:00:05|UTC|the first of a month, one digit of day and month, after a 28 February|
