@@ -262,7 +262,7 @@ def read_member(data, name):
     for m in ms:
         if m.name == name or m.name.partition("/")[2] == name:
             return bytes(data[m.data_offset:m.data_offset + m.size])
-    raise KeyError(name)
+    raise ValueError("no member %s" % name)
 
 
 def folder_files(root):
@@ -313,7 +313,8 @@ def pack_folder(folder, like, after=(), top=None, mtime=None):
             del pending[new]
             moved = True
         if not moved:
-            raise ValueError("--after: no member %s to put %s after" % tuple(reversed(next(iter(pending.items())))))
+            new, anchor = next(iter(pending.items()))
+            raise ValueError("--after: no member %s to put %s after" % (anchor, new))
     order += rest
     items = []
     for rel in order:
