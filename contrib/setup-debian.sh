@@ -33,8 +33,9 @@ pkgs_run="postgresql-15 openssl procps curl testssl.sh"
 # Fuzz targets (libFuzzer), `make lint`, checking the systemd unit and man page,
 # WebCrypto (Node) for the browser side of the key sealing, libfaketime for
 # the tests under fake dates (make check-dates, midnight.test), and the
-# time zones they run in.
-pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs faketime tzdata"
+# time zones they run in; python3 for the tar surgery on export bundles
+# (tests/integration/bundle_tool.py, mutate.test).
+pkgs_check="clang libclang-rt-14-dev clang-tidy cppcheck systemd man-db nodejs faketime tzdata python3"
 # make bench (bench/ingest.sh) reads the statistics files with jq; wrk
 # loads the API (bench/api.sh).
 pkgs_bench="jq wrk"
