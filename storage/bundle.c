@@ -53,6 +53,9 @@ stg_bundle_name_ok(const char *rel)
 	}
 }
 
+/* member_rel's why for a member below another top folder than the first's. */
+static const char other_top[] = "below another top folder than the bundle's first member";
+
 /* Splits a member's name into the top folder (checked against the first
  * member's) and the rest. */
 static const char *
@@ -63,7 +66,7 @@ member_rel(struct stg_bundle *b, const char *path, const char **why)
 	nvr_uuid id;
 	char buf[64];
 
-	*why = "a member outside the bundle's one top folder nvr-export-<uuid>/";
+	*why = "a member outside a top folder nvr-export-<uuid>/";
 	if (slash == NULL || top != strlen(TOP_PREFIX) + NVR_UUID_STRLEN - 1 || strncmp(path, TOP_PREFIX, 11) != 0)
 		return NULL;
 	snprintf(buf, sizeof(buf), "%.*s", (int)(top - 11), path + 11);
@@ -75,11 +78,15 @@ member_rel(struct stg_bundle *b, const char *path, const char **why)
 			*why = "cannot make the temporary folder to extract into";
 			return NULL;
 		}
-	} else if (strlen(b->root) != strlen(b->tmp) + 1 + top || strncmp(b->root + strlen(b->tmp) + 1, path, top) != 0)
+	} else if (strlen(b->root) != strlen(b->tmp) + 1 + top || strncmp(b->root + strlen(b->tmp) + 1, path, top) != 0) {
+		*why = other_top;
 		return NULL;
+	}
 	*why = "a member whose name is not one a bundle has (only letters, digits, '.', '_' and '-', at most 6 deep)";
 	return stg_bundle_name_ok(slash + 1) ? slash + 1 : NULL;
 }
+
+static nvr_err finding(struct stg_bundle *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static nvr_err
 make_parents(const char *root, const char *rel)
@@ -96,6 +103,15 @@ make_parents(const char *root, const char *rel)
 		*s = '/';
 	}
 	return NVR_OK;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
 }
 
 /* Exactly n bytes, or false (an error, or the end of the file first). */
@@ -147,10 +163,14 @@ copy_member(int in, struct stg_bundle *b, struct stg_bundle_member *m, uint8_t *
 		}
 		left -= n;
 	}
-	if (EVP_DigestFinal_ex(md, m->sha, NULL) == 1 && read_exactly(in, buf, stg_tar_padding(m->size)))
-		rc = NVR_OK;
-	else
+	if (EVP_DigestFinal_ex(md, m->sha, NULL) != 1 || !read_exactly(in, buf, stg_tar_padding(m->size))) {
 		rc = say(NVR_ERR_INVAL, why, whysize, "member %s: the tar ends inside it (truncated)", m->path);
+		goto out;
+	}
+	/* Bytes hidden where tar readers skip them are in no member's hash. */
+	rc = all_zero(buf, stg_tar_padding(m->size)) ? NVR_OK
+						 : finding(b, "member %s: the padding after its data is not zeros: "
+							      "something hidden in the tar", m->path);
 out:
 	close(out);
 	return rc;
@@ -176,7 +196,7 @@ add_member(struct stg_bundle *b, const char *rel, uint64_t size, struct stg_bund
 }
 
 /* Keeps a finding about the tar's shape (bundle.h); NVR_ERR_NOMEM only. */
-static nvr_err __attribute__((format(printf, 2, 3)))
+static nvr_err
 finding(struct stg_bundle *b, const char *fmt, ...)
 {
 	char **f = realloc(b->findings, (b->nfindings + 1) * sizeof(*f));
@@ -220,16 +240,18 @@ check_end(int in, struct stg_bundle *b, uint8_t *buf, char *why, size_t whysize)
 }
 
 /* A member's header block is exactly the one the recorder writes for its
- * name and size, with the time of the bundle's first member. */
+ * name and size, but for its time, which stg_bundle_verify compares with
+ * export.json's (a changed time is that member's finding, not every
+ * other member's). */
 static nvr_err
-check_header(struct stg_bundle *b, const uint8_t *block, const char *path, uint64_t size, char *why,
-    size_t whysize)
+check_header(struct stg_bundle *b, const uint8_t *block, const char *path, uint64_t size, int64_t *mtime,
+    char *why, size_t whysize)
 {
 	const char *w = "its time is not octal digits";
 
-	if (b->n == 0 && !stg_tar_mtime(block, &b->mtime))
+	if (!stg_tar_mtime(block, mtime))
 		return say(NVR_ERR_INVAL, why, whysize, "member '%.200s': %s", path, w);
-	if (stg_tar_check(block, path, size, b->mtime, &w) != NVR_OK)
+	if (stg_tar_check(block, path, size, *mtime, &w) != NVR_OK)
 		return finding(b, "member %.200s: its tar header is not the one the recorder writes: %s differs "
 				  "(changed after the export)", path, w);
 	return NVR_OK;
@@ -243,6 +265,7 @@ extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *wh
 	struct stg_bundle_member *m;
 	const char *w, *rel;
 	uint64_t size;
+	int64_t mtime;
 	nvr_err rc;
 
 	for (;;) {
@@ -250,19 +273,25 @@ extract_all(int in, struct stg_bundle *b, uint8_t *buf, EVP_MD_CTX *md, char *wh
 			return say(NVR_ERR_INVAL, why, whysize, "the tar ends after %zu members, without its end blocks "
 			    "(truncated)", b->n);
 		if (stg_tar_parse(buf, &kind, path, &size, &w) != NVR_OK)
-			return say(NVR_ERR_INVAL, why, whysize, "after %zu members: %s", b->n, w);
+			return path[0] != '\0' ? say(NVR_ERR_INVAL, why, whysize, "member '%.200s' (after %zu members): %s",
+						      path, b->n, w)
+						: say(NVR_ERR_INVAL, why, whysize, "after %zu members: %s", b->n, w);
 		if (kind == STG_TAR_END) {
 			rc = check_end(in, b, buf, why, whysize);
 			return rc == NVR_ERR_NOMEM ? say(rc, why, whysize, "out of memory") : rc;
 		}
 		if (b->n == STG_BUNDLE_MEMBERS_MAX)
 			return say(NVR_ERR_TOOBIG, why, whysize, "more than %d members", STG_BUNDLE_MEMBERS_MAX);
-		if ((rc = check_header(b, buf, path, size, why, whysize)) != NVR_OK)
+		if ((rc = check_header(b, buf, path, size, &mtime, why, whysize)) != NVR_OK)
 			return rc == NVR_ERR_NOMEM ? say(rc, why, whysize, "out of memory") : rc;
-		if ((rel = member_rel(b, path, &w)) == NULL)
+		if ((rel = member_rel(b, path, &w)) == NULL && w == other_top)
+			return say(NVR_ERR_INVAL, why, whysize, "member '%.200s' is %s, '%s/%s': one of the two was renamed",
+			    path, w, strrchr(b->root, '/') + 1, b->members[0].path);
+		if (rel == NULL)
 			return say(NVR_ERR_INVAL, why, whysize, "member '%.200s': %s", path, w);
 		if ((rc = add_member(b, rel, size, &m)) != NVR_OK)
 			return say(rc, why, whysize, "out of memory");
+		m->mtime = mtime;
 		if ((rc = copy_member(in, b, m, buf, md, why, whysize)) != NVR_OK)
 			return rc;
 	}
@@ -303,20 +332,23 @@ out:
 	return rc;
 }
 
+static bool
+ends_with(const char *s, const char *end)
+{
+	size_t n = strlen(s), m = strlen(end);
+
+	return n >= m && strcmp(s + n - m, end) == 0;
+}
+
 bool
 stg_bundle_is(const char *path)
 {
-	uint8_t block[STG_TAR_BLOCK];
 	struct stat st;
-	bool tar;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return false;
-	tar = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && read_exactly(fd, block, sizeof(block)) &&
-	    memcmp(block + 257, "ustar", 5) == 0;
-	close(fd);
-	return tar;
+	/* Any regular file but a segment's three: a tar too short or too
+	 * damaged to show its magic is then called so, not a segment. */
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && !ends_with(path, ".nvrseg") &&
+	    !ends_with(path, ".manifest.json") && !ends_with(path, ".manifest.json.sig");
 }
 
 static int

@@ -32,6 +32,7 @@
 struct stg_bundle_member {
 	char *path;
 	uint64_t size;
+	int64_t mtime; /* its tar header's */
 	uint8_t sha[32];
 };
 
@@ -42,15 +43,16 @@ struct stg_bundle {
 	char root[PATH_MAX]; /* tmp/nvr-export-<uuid>: the storage root */
 	char name[PATH_MAX]; /* the tar as given, for the report */
 	json_t *manifest;    /* export.json once read (NULL before or if unreadable) */
-	int64_t mtime;       /* every member's tar time: the export's, in seconds */
 	char **findings;     /* what the tar's shape got wrong but did not stop its reading */
 	size_t nfindings;
 	struct stg_bundle_member *members; /* in the tar's order, until stg_bundle_verify sorts them */
 	size_t n, cap;
 };
 
-/* Whether path is a regular file that starts with a ustar header: what
- * nvrctl verify and decrypt take for a bundle rather than a folder. */
+/* Whether path is what nvrctl verify and decrypt read as a bundle: a
+ * regular file that is not one of a segment's files (.nvrseg,
+ * .manifest.json, .manifest.json.sig), whatever it holds, so that a tar
+ * cut short is reported as such. */
 bool stg_bundle_is(const char *path);
 
 /* Whether rel is a member name a bundle may have below its top folder:

@@ -91,6 +91,17 @@ str(const json_t *o, const char *key)
 	return s != NULL ? s : "";
 }
 
+static bool
+is_hex64(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!((s[n] >= '0' && s[n] <= '9') || (s[n] >= 'a' && s[n] <= 'f')))
+			return false;
+	return n == 64;
+}
+
 /* The certificate export.json is checked with: --trust, else its signer's
  * in certs/ of the bundle, which must hash to its name. */
 static X509 *
@@ -100,10 +111,19 @@ signer_cert(struct bv *v, const char *hex)
 	uint8_t fp[32];
 	X509 *x = NULL;
 
+	/* a name, never a path: the value is the bundle's, untrusted */
+	if (!is_hex64(hex)) {
+		bfail(v, "export.json", "its signer_sha256 is not 64 hex digits");
+		return NULL;
+	}
 	snprintf(rel, sizeof(rel), "certs/%s.crt", hex);
 	snprintf(path, sizeof(path), "%s/%s", v->b->root, rel);
 	if (stg_cert_read(v->o->trust != NULL ? v->o->trust : path, &x) != NVR_OK) {
-		bfail(v, v->o->trust != NULL ? "--trust" : rel, "cannot read the certificate");
+		if (v->o->trust != NULL)
+			bfail(v, "--trust", "cannot read the certificate");
+		else
+			bfail(v, "export.json", "its signer_sha256 names %s, which is not in the bundle or not a "
+			    "certificate", rel);
 		return NULL;
 	}
 	got[0] = '\0';
@@ -194,6 +214,34 @@ check_members(struct bv *v, bool *seen)
 			bfail(v, v->b->members[i].path, "not listed in export.json: added to the bundle");
 }
 
+/* Every member's tar time is the second export.json says the bundle was
+ * made: one line if they all changed alike (the tar was made again),
+ * otherwise one a member that changed. */
+static void
+check_times(struct bv *v, const char *top)
+{
+	const char *created = str(v->b->manifest, "created");
+	int64_t want = INT64_MIN, t0 = v->b->n ? v->b->members[0].mtime : 0;
+	bool alike = true;
+	size_t i;
+
+	if (stg_time_parse(created, &want) == NVR_OK)
+		want /= 1000000000LL;
+	for (i = 0; i < v->b->n; i++)
+		alike = alike && v->b->members[i].mtime == t0;
+	if (alike && t0 != want) {
+		bfail(v, "(tar)", "its members' time (%lld) is not when export.json says the bundle was made (%s): the "
+		    "tar was made again", (long long)t0, created);
+		return;
+	}
+	for (i = 0; i < v->b->n && !alike; i++) {
+		if (v->b->members[i].mtime != want)
+			bfail(v, "(tar)", "member %s/%s: its tar header is not the one the recorder writes: its time (%lld) "
+			    "is not when export.json says the bundle was made (%s)", top, v->b->members[i].path,
+			    (long long)v->b->members[i].mtime, created);
+	}
+}
+
 /* The tar holds export.json's members in its order, then SHA256SUMS,
  * export.json and its signature (FORMAT.md 12.1), below a top folder named
  * after export_id, every member with the time the export was made. Only
@@ -206,14 +254,10 @@ check_layout(struct bv *v)
 	json_t *list = json_object_get(v->b->manifest, "members");
 	size_t n = json_array_size(list), i;
 	const char *top = strrchr(v->b->root, '/'), *id = str(v->b->manifest, "export_id");
-	int64_t created;
 
 	if (top == NULL || strncmp(top + 1, "nvr-export-", 11) != 0 || strcmp(top + 12, id) != 0)
 		bfail(v, "(tar)", "its top folder is %s, not nvr-export-%s of its export_id", top ? top + 1 : "?", id);
-	if (stg_time_parse(str(v->b->manifest, "created"), &created) != NVR_OK ||
-	    v->b->mtime != created / 1000000000LL)
-		bfail(v, "(tar)", "its members' time (%lld) is not when export.json says it was made (%s)",
-		    (long long)v->b->mtime, str(v->b->manifest, "created"));
+	check_times(v, top != NULL ? top + 1 : "?");
 	if (v->b->n != n + 3)
 		return;
 	for (i = 0; i < v->b->n; i++) {
@@ -511,6 +555,7 @@ stg_bundle_verify(struct stg_bundle *b, const struct stg_verify_opts *o, struct 
 	if (realpath(b->root, real) == NULL)
 		snprintf(real, sizeof(real), "%s", b->root);
 	snprintf(shown, sizeof(shown), "%s:", b->name);
+	so.summary = "segments";
 	so.strip = real;
 	so.shown_as = shown;
 	so.known_sha256 = member_sha256;

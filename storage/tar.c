@@ -150,6 +150,7 @@ stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
 	uint64_t sum;
 	size_t n;
 
+	path[0] = '\0';
 	if (all_zero(block, STG_TAR_BLOCK)) {
 		*kind = STG_TAR_END;
 		return NVR_OK;
@@ -158,19 +159,22 @@ stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
 	if (memcmp(block + F_MAGIC, "ustar", 5) != 0 || !get_octal(block + F_CHKSUM, 8, &sum) ||
 	    sum != checksum(block))
 		return NVR_ERR_INVAL;
-	if (block[F_TYPE] != '0' && block[F_TYPE] != '\0') {
-		*why = "a member that is not a regular file (folder, link, device or extended header)";
-		return NVR_ERR_INVAL;
-	}
-	if (!get_octal(block + F_SIZE, 12, size)) {
-		*why = "a member whose size field is not octal digits";
-		return NVR_ERR_INVAL;
-	}
+	/* the name first, so that what is wrong with a member can name it */
 	n = get_string(block + F_PREFIX, PREFIX_LEN, path);
 	if (n > 0)
 		path[n++] = '/';
 	if (get_string(block + F_NAME, NAME_LEN, path + n) == 0) {
 		*why = "a member without a name";
+		return NVR_ERR_INVAL;
+	}
+	/* '\0' (old tar) and '7' (contiguous) are regular files to POSIX
+	 * readers: read, then refused by stg_tar_check as not a bundle's */
+	if (block[F_TYPE] != '0' && block[F_TYPE] != '\0' && block[F_TYPE] != '7') {
+		*why = "a member that is not a regular file (folder, link, device or extended header)";
+		return NVR_ERR_INVAL;
+	}
+	if (!get_octal(block + F_SIZE, 12, size)) {
+		*why = "a member whose size field is not octal digits";
 		return NVR_ERR_INVAL;
 	}
 	*kind = STG_TAR_FILE;
@@ -199,11 +203,13 @@ stg_tar_check(const uint8_t block[STG_TAR_BLOCK], const char *path, uint64_t siz
 	} fields[] = {
 		{ 0, 100, "its name" }, { 100, 8, "its mode (a bundle's members are 0444)" },
 		{ 108, 8, "its owner (uid 0)" }, { 116, 8, "its group (gid 0)" }, { 124, 12, "its size field" },
-		{ 136, 12, "its time (every member has the bundle's)" }, { 148, 8, "its checksum field" },
-		{ 156, 1, "its type (a regular file)" }, { 157, 100, "its link name (none)" },
-		{ 257, 8, "its magic and version (ustar 00)" }, { 265, 32, "its owner's name (none)" },
-		{ 297, 32, "its group's name (none)" }, { 329, 16, "its device numbers (none)" },
-		{ 345, 155, "its name's prefix" }, { 500, 12, "the end of its header block (zeros)" },
+		{ 136, 12, "its time (every member has the bundle's)" }, { 156, 1, "its type (a regular file)" },
+		{ 157, 100, "its link name (none)" }, { 257, 8, "its magic and version (ustar 00)" },
+		{ 265, 32, "its owner's name (none)" }, { 297, 32, "its group's name (none)" },
+		{ 329, 16, "its device numbers (none)" }, { 345, 155, "its name's prefix" },
+		{ 500, 12, "the end of its header block (zeros)" },
+		/* last: any other change alters it too, and is the better name */
+		{ 148, 8, "its checksum field" },
 	};
 	uint8_t want[STG_TAR_BLOCK];
 

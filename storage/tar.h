@@ -36,7 +36,9 @@ enum stg_tar_kind { STG_TAR_FILE, STG_TAR_END };
 /* Decodes one header block: a regular file (path, a NUL-terminated copy
  * of prefix/name, and size) or the zero block that starts the end. Any
  * other entry (a folder, link, device, pax or GNU record), a bad checksum
- * or a field out of bounds is NVR_ERR_INVAL with *why set (static). */
+ * or a field out of bounds is NVR_ERR_INVAL with *why set (static);
+ * path then holds the member's name if the block had one to read (else
+ * it is empty), so that the caller can say which member is wrong. */
 nvr_err stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
     char path[STG_TAR_PATH_MAX], uint64_t *size, const char **why);
 

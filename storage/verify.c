@@ -138,7 +138,7 @@ vline(struct vctx *v, const char *tag, const char *path, const char *fmt, va_lis
 	fprintf(v->o->out, "%s ", tag);
 	if (n > 0 && strncmp(path, v->o->strip, n) == 0 && (path[n] == '/' || path[n] == '\0')) {
 		put_escaped(v->o->out, v->o->shown_as);
-		path += n;
+		path += n + (path[n] == '/'); /* "BUNDLE:camera/...", as the bundle names it */
 	}
 	put_escaped(v->o->out, path);
 	fputs(": ", v->o->out);
@@ -1390,9 +1390,10 @@ summary(struct vctx *v)
 					: "from certs/ of the storage root, checked against nothing; compare this "
 					  "fingerprint with the recorder's published one");
 	}
-	fprintf(f, "summary: %" PRIu64 " %s in %" PRIu64 " %s checked, %" PRIu64 " failed, %" PRIu64 " other %s, %" PRIu64
+	fprintf(f, "%s: %" PRIu64 " %s in %" PRIu64 " %s checked, %" PRIu64 " failed, %" PRIu64 " other %s, %" PRIu64
 		   " %s: %s\n",
-	    c->checked, plural(c->checked, "segment", "segments"), c->streams, plural(c->streams, "stream", "streams"),
+	    v->o->summary != NULL ? v->o->summary : "summary", c->checked, plural(c->checked, "segment", "segments"),
+	    c->streams, plural(c->streams, "stream", "streams"),
 	    c->failed, c->problems, plural(c->problems, "failure", "failures"), c->notes, plural(c->notes, "note", "notes"),
 	    c->failed == 0 && c->problems == 0 ? "all verified" : "NOT VERIFIED");
 }

@@ -48,6 +48,9 @@ struct stg_verify_opts {
 	/* Paths below strip (a real path) are shown as shown_as and the rest:
 	 * an extracted bundle's files by their names in the bundle. */
 	const char *strip, *shown_as;
+	/* The last line's first word: "summary" when NULL ("segments" when a
+	 * bundle's check goes on after it). */
+	const char *summary;
 	/* May be NULL. The SHA-256 of the file at path, of size bytes, when
 	 * the caller computed it itself from the bytes it wrote there (an
 	 * extracted bundle): true and out filled, and the file is not hashed
