@@ -78,6 +78,7 @@ struct run {
 	size_t nsegs, cap;
 	nvr_uuid *broken; /* cameras with a manifest that does not decode */
 	size_t nbroken;
+	uint64_t twins; /* segments left out for a seq another one claims (drop_twins) */
 	struct key *keys; /* room for keycap */
 	size_t nkeys, keycap;
 	uint8_t *rec;     /* one record: header and up to 65535 bytes */
@@ -304,12 +305,36 @@ ask_camera(struct run *r)
 	return NVR_ERR_INVAL;
 }
 
+/* By seq, then path: two files that claim one seq (a copy, or a forgery)
+ * come in the same order every run. */
 static int
 by_seq(const void *a, const void *b)
 {
-	uint64_t x = ((const struct seg *)a)->m.seq, y = ((const struct seg *)b)->m.seq;
+	const struct seg *x = a, *y = b;
 
-	return x < y ? -1 : x > y;
+	if (x->m.seq != y->m.seq)
+		return x->m.seq < y->m.seq ? -1 : 1;
+	return strcmp(x->path, y->path);
+}
+
+/* One segment a seq: a stream's clock cannot run back. The others are said
+ * (and nvrctl verify fails them: a stream has one segment a seq). */
+static void
+drop_twins(struct run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nsegs; i++) {
+		if (n > 0 && r->segs[i].m.seq == r->segs[n - 1].m.seq) {
+			fprintf(r->report, "FAIL %s: it claims seq %" PRIu64 " as %s does: left out of the clip\n",
+			    r->segs[i].path, r->segs[i].m.seq, r->segs[n - 1].path);
+			drop_seg(&r->segs[i]);
+			r->twins++;
+			continue;
+		}
+		r->segs[n++] = r->segs[i];
+	}
+	r->nsegs = n;
 }
 
 static nvr_err
@@ -325,6 +350,7 @@ choose(struct run *r)
 		return fail(r, NVR_ERR_INVAL, "no recordings of stream %s%s%s below %s", r->stream,
 		    r->o->camera ? " of camera " : "", r->o->camera ? r->o->camera : "", r->dir);
 	qsort(r->segs, r->nsegs, sizeof(*r->segs), by_seq);
+	drop_twins(r);
 	filter(r, keep_range);
 	if (r->nsegs == 0)
 		return fail(r, NVR_ERR_INVAL, "no recording of stream %s overlaps the range asked for", r->stream);
@@ -383,6 +409,7 @@ verify_chosen(struct run *r, uint64_t *bad)
 	}
 	for (size_t i = 0; i < r->nbroken && r->nsegs > 0; i++)
 		*bad += memcmp(r->broken[i].b, r->segs[0].m.camera.b, 16) == 0;
+	*bad += r->twins;
 	copy_failures(r, f);
 	fclose(f);
 	return rc;

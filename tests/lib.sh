@@ -16,16 +16,6 @@ NVRD=$top_builddir/nvrd/nvrd
 NVRCTL=$top_builddir/nvrd/nvrctl
 MITM=$top_builddir/tests/ingest/nvr-test-mitm
 
-# The GStreamer-based tools (the simulator, GStreamer's client, the key
-# holder's decrypt tool) run under ASan (--enable-sanitizers) without
-# leak detection: GLib and GStreamer keep type registrations, caches and
-# thread pools for the life of the process, built without frame pointers,
-# so LeakSanitizer cannot tell them from leaks. nvrd and the unit tests
-# keep leak detection on.
-# `env` execs the tool, so a background job's pid is the tool's own.
-CAMSIM=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/contrib/camsim/nvr-camsim")
-PLAY=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/camsim/nvr-test-play")
-DECRYPT=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/tests/ingest/nvr-test-decrypt")
 NVR_PG=$top_srcdir/contrib/nvr-pg.sh
 MAKE_PKI=$top_srcdir/contrib/make-test-pki.sh
 
@@ -74,6 +64,19 @@ if [ -n "${NVR_FAKE_TIME:-}" ]; then
 	export FAKETIME LD_PRELOAD FAKETIME_DONT_FAKE_MONOTONIC ASAN_OPTIONS
 	echo "# fake clock: $(date -u '+%Y-%m-%d %H:%M:%S UTC') (TZ=${TZ:-unset}: $(date '+%Y-%m-%d %H:%M:%S %z'))"
 fi
+
+# The GStreamer-based tools (the simulator, GStreamer's client, the key
+# holder's decrypt tool) run under ASan (--enable-sanitizers) without
+# leak detection: GLib and GStreamer keep type registrations, caches and
+# thread pools for the life of the process, built without frame pointers,
+# so LeakSanitizer cannot tell them from leaks. nvrd and the unit tests
+# keep leak detection on. Under a fake clock, ASan must also accept
+# libfaketime loaded before it (above).
+# `env` execs the tool, so a background job's pid is the tool's own.
+NO_LEAKS=(env "ASAN_OPTIONS=detect_leaks=0${FAKETIME:+:verify_asan_link_order=0}")
+CAMSIM=("${NO_LEAKS[@]}" "$top_builddir/contrib/camsim/nvr-camsim")
+PLAY=("${NO_LEAKS[@]}" "$top_builddir/tests/camsim/nvr-test-play")
+DECRYPT=("${NO_LEAKS[@]}" "$top_builddir/tests/ingest/nvr-test-decrypt")
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/nvr-test.XXXXXX")
 # Traversable, not listable: the private PostgreSQL runs as another user

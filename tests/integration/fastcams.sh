@@ -34,8 +34,8 @@
 
 # nvr-loadgen and nvr-bench-capture use libgstsdp/GStreamer: see CAMSIM in
 # lib.sh for why leak detection is off for them.
-LOADGEN=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/bench/nvr-loadgen")
-BENCH_CAPTURE=(env ASAN_OPTIONS=detect_leaks=0 "$top_builddir/bench/nvr-bench-capture")
+LOADGEN=("${NO_LEAKS[@]}" "$top_builddir/bench/nvr-loadgen")
+BENCH_CAPTURE=("${NO_LEAKS[@]}" "$top_builddir/bench/nvr-bench-capture")
 
 # fastcams_capture: $T/fastcams.nvrcap, if not there yet.
 fastcams_capture() {
