@@ -56,5 +56,8 @@ char *stg_export_readme(const struct stg_export_req *req, const char *id, const 
 
 /* verify.sh of every bundle: static text, the same in every bundle. */
 const char *stg_export_verify_sh(void);
+/* Its text: storage/verify.sh, made into a C string at build time by
+ * storage/embed-text.sh (storage/verify_sh.c, generated). */
+extern const char stg_verify_sh_text[];
 
 #endif
