@@ -155,7 +155,7 @@ step_done
 
 step "lint (clang-tidy, cppcheck)"
 if ! skipped lint; then
-	make -C _build lint
+	make -C _build lint LINT_JOBS="$JOBS"
 fi
 step_done
 

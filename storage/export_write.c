@@ -302,7 +302,7 @@ signers_add(struct signers *s, const uint8_t fp[32], const char *root)
 			return NVR_OK;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 4;
-		void *p = realloc(s->fp, cap * sizeof(*s->fp)), *q = p ? realloc(s->cert, cap * sizeof(*s->cert)) : NULL;
+		void *p = realloc(s->fp, cap * sizeof(*s->fp)), *q = p ? realloc(s->cert, cap * sizeof(X509 *)) : NULL;
 		if (p != NULL)
 			s->fp = p;
 		if (q == NULL)
