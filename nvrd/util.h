@@ -60,6 +60,16 @@ nvr_parse_num(const char *s, const char **end, long min, long max, long *out)
 	return true;
 }
 
+/* Whether the n bytes at p are all zero (padding, end blocks). */
+static inline bool
+nvr_all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != 0)
+			return false;
+	return true;
+}
+
 /* Milliseconds on the monotonic clock: for timeouts, never for records. */
 static inline int64_t
 nvr_monotonic_ms(void)

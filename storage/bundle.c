@@ -19,6 +19,7 @@
 
 #include "nvrd/encode.h"
 #include "nvrd/uuid.h"
+#include "nvrd/util.h"
 #include "storage/bundle.h"
 #include "storage/fileio.h"
 #include "storage/tar.h"
@@ -105,14 +106,6 @@ make_parents(const char *root, const char *rel)
 	return NVR_OK;
 }
 
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 /* Exactly n bytes, or false (an error, or the end of the file first). */
 static bool
@@ -168,7 +161,7 @@ copy_member(int in, struct stg_bundle *b, struct stg_bundle_member *m, uint8_t *
 		goto out;
 	}
 	/* Bytes hidden where tar readers skip them are in no member's hash. */
-	rc = all_zero(buf, stg_tar_padding(m->size)) ? NVR_OK
+	rc = nvr_all_zero(buf, stg_tar_padding(m->size)) ? NVR_OK
 						 : finding(b, "member %s: the padding after its data is not zeros: "
 							      "something hidden in the tar", m->path);
 out:

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "nvrd/util.h"
 #include "storage/tar.h"
 
 /* Field offsets and sizes (POSIX ustar). */
@@ -134,14 +135,6 @@ get_string(const uint8_t *field, size_t width, char *out)
 	return n;
 }
 
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 nvr_err
 stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
@@ -151,7 +144,7 @@ stg_tar_parse(const uint8_t block[STG_TAR_BLOCK], enum stg_tar_kind *kind,
 	size_t n;
 
 	path[0] = '\0';
-	if (all_zero(block, STG_TAR_BLOCK)) {
+	if (nvr_all_zero(block, STG_TAR_BLOCK)) {
 		*kind = STG_TAR_END;
 		return NVR_OK;
 	}

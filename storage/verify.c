@@ -529,14 +529,6 @@ scan_fill(struct vctx *v, struct scan *sc)
 	return NVR_OK;
 }
 
-static bool
-all_zero(const uint8_t *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i] != 0)
-			return false;
-	return true;
-}
 
 /* Why the n bytes at p (up to the end of the file) are not a record. */
 static void
@@ -549,7 +541,7 @@ record_why(const uint8_t *p, size_t n, char *out, size_t size)
 		return;
 	}
 	len = get32(p + 4);
-	if (all_zero(p, STG_SEG_RECORD_HEADER))
+	if (nvr_all_zero(p, STG_SEG_RECORD_HEADER))
 		snprintf(out, size, "zeros where a record header should be (a torn or zero-filled tail)");
 	else if (p[0] < STG_REC_RTP || p[0] > STG_REC_PAD)
 		snprintf(out, size, "unknown record kind %u", p[0]);
@@ -580,7 +572,7 @@ scan_record(struct vctx *v, struct scan *sc, struct seg *s, const char *path)
 		fail(v, s, path, "record at offset %" PRIu64 ": %s", sc->base + sc->pos, why);
 		return false;
 	}
-	if (r.kind == STG_REC_PAD && !all_zero(r.data, r.len)) {
+	if (r.kind == STG_REC_PAD && !nvr_all_zero(r.data, r.len)) {
 		fail(v, s, path, "PAD record at offset %" PRIu64 " holds bytes that are not zero", sc->base + sc->pos);
 		return false;
 	}

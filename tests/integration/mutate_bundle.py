@@ -771,11 +771,11 @@ def unavailable(ctx, kind):
     return None
 
 
-def schedule(seed, names, count):
-    """Which kind each mutation is: every kind PER_KIND times, the rest
+def schedule(seed, names, count, per_kind=PER_KIND):
+    """Which kind each mutation is: every kind per_kind times, the rest
     drawn at random, shuffled."""
     rng = random.Random("%s:schedule" % seed)
-    s = [k for k in names for _ in range(PER_KIND)]
+    s = [k for k in names for _ in range(per_kind)]
     s += [rng.choice(names) for _ in range(max(0, count - len(s)))]
     rng.shuffle(s)
     return s
@@ -821,8 +821,8 @@ def replay_command(i):
 def campaign(a, ctx):
     table = kinds()
     names = [k for k in table if unavailable(ctx, k) is None]
-    count = a.count if a.count else max(TOTAL_MIN, PER_KIND * len(names))
-    sched = schedule(a.seed, names, count)
+    count = a.count if a.count else max(TOTAL_MIN if a.per_kind >= PER_KIND else 0, a.per_kind * len(names))
+    sched = schedule(a.seed, names, count, a.per_kind)
     only = [int(x) for x in a.only.split(",")] if a.only else range(len(sched))
     stats = collections.OrderedDict((k, [0, 0, 0]) for k in table)
     misses = []
@@ -885,6 +885,9 @@ def main():
     p.add_argument("--count", type=int, default=0,
                    help="at least this many mutations (default %d; every kind %d times in any case)" % (
                        TOTAL_MIN, PER_KIND))
+    p.add_argument("--per-kind", type=int, default=PER_KIND,
+                   help="each kind this many times (default %d, and then at least %d in all; fewer, and only "
+                   "that many of each: a shorter campaign, for a sanitizer build)" % (PER_KIND, TOTAL_MIN))
     p.add_argument("--jobs", type=int, default=2)
     p.add_argument("--only", help="comma-separated indexes: make and check only these, printing verify's "
                    "whole output")
