@@ -5,6 +5,8 @@
 #include "autoconfig.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +125,27 @@ web_pool_exec(PGconn *c, const struct web_stmt *st, int n, const char *const *p,
 	return PQexecPrepared(c, st->name, n, p, NULL, NULL, binary);
 }
 
+/*
+ * Whether an idle connection still has a server behind it. A backend that
+ * PostgreSQL ended while the connection sat idle (a restart, a
+ * pg_terminate_backend) has sent its FATAL notice and closed the socket:
+ * the socket polls readable, and reading it turns the status bad. A live
+ * idle connection has nothing to read, so this costs one poll(2), not a
+ * round trip.
+ */
+static bool
+still_alive(PGconn *c)
+{
+	struct pollfd pfd = { .fd = PQsocket(c), .events = POLLIN };
+
+	if (PQstatus(c) != CONNECTION_OK || pfd.fd < 0)
+		return false;
+	if (poll(&pfd, 1, 0) == 0)
+		return true;
+	/* Readable while idle: an error notice or EOF; either ends it. */
+	return (pfd.revents & (POLLHUP | POLLERR)) == 0 && PQconsumeInput(c) == 1 && PQstatus(c) == CONNECTION_OK;
+}
+
 PGconn *
 web_pool_get(struct web_pool *p, int64_t timeout_ms)
 {
@@ -148,6 +171,12 @@ web_pool_get(struct web_pool *p, int64_t timeout_ms)
 	if (c != NULL || make)
 		p->out++;
 	pthread_mutex_unlock(&p->lock);
+	if (c != NULL && !still_alive(c)) {
+		nvr_log(NVR_LOG_NOTICE, "API: a pooled PostgreSQL connection was closed by the server; reconnecting");
+		PQfinish(c);
+		c = NULL;
+		make = true;
+	}
 	if (make && (c = connect_one(p)) == NULL)
 		web_pool_put(p, NULL); /* gives the slot back */
 	return c;
