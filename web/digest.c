@@ -25,7 +25,7 @@
 #define NONCE_RAND 8
 #define NONCE_MAC 16
 #define NONCE_BYTES ((size_t)NONCE_TIME + NONCE_RAND + NONCE_MAC)
-#define PROBES 8
+#define PROBES 16
 
 struct nonce_slot {
 	uint8_t id[NONCE_RAND]; /* the nonce's random part */
@@ -36,7 +36,8 @@ struct nonce_slot {
 struct web_digest {
 	uint8_t key[32];
 	int64_t lifetime_ms;
-	pthread_mutex_t lock; /* protects slots */
+	pthread_mutex_t lock; /* protects slots and evicted_upto */
+	int64_t evicted_upto; /* issue time of the newest nonce evicted while live */
 	struct nonce_slot slots[WEB_DIGEST_NONCE_SLOTS];
 };
 
@@ -296,38 +297,53 @@ check_nonce(const struct web_digest *d, const char *hex, uint8_t raw[NONCE_BYTES
 	*issued_ms = (int64_t)t;
 	if (*issued_ms > now + 60000)
 		return WEB_DIGEST_FOREIGN; /* from the future: our key, but not our clock */
-	return now - *issued_ms > d->lifetime_ms ? WEB_DIGEST_STALE : WEB_DIGEST_OK;
+	/* >=: at the very millisecond its slot frees, the nonce is stale too. */
+	return now - *issued_ms >= d->lifetime_ms ? WEB_DIGEST_STALE : WEB_DIGEST_OK;
 }
 
-/* Records nc for the nonce; false if it is not higher than one seen. A full
- * neighbourhood evicts its oldest nonce, whose client then gets a stale
- * challenge at worst, never a replay accepted. */
-static bool
-count_nonce(struct web_digest *d, const uint8_t *id, int64_t expires_ms, uint32_t nc)
+/*
+ * Records nc for the nonce: WEB_DIGEST_OK if it is higher than any seen
+ * with it, WEB_DIGEST_REPLAY if not. A nonce the table does not hold is
+ * new only if it was issued after every nonce the table ever let go
+ * (evicted_upto): one issued earlier may have been evicted with its count,
+ * so the server can no longer prove it unused, and it is WEB_DIGEST_STALE
+ * (the client retries with a fresh nonce). That is what makes eviction
+ * safe: whoever churns the table can make others' nonces stale, never
+ * have a used count accepted again.
+ */
+static enum web_digest_result
+count_nonce(struct web_digest *d, const uint8_t *id, int64_t issued_ms, uint32_t nc)
 {
 	uint32_t h = (uint32_t)id[0] | (uint32_t)id[1] << 8 | (uint32_t)id[2] << 16 | (uint32_t)id[3] << 24;
 	struct nonce_slot *victim = NULL, *s;
+	enum web_digest_result r = WEB_DIGEST_OK;
 	int64_t now = wall_ms();
-	bool ok = true;
 
 	pthread_mutex_lock(&d->lock);
 	for (int i = 0; i < PROBES; i++) {
 		s = &d->slots[(h + (uint32_t)i) % WEB_DIGEST_NONCE_SLOTS];
 		if (s->expires_ms > now && memcmp(s->id, id, NONCE_RAND) == 0) {
-			ok = nc > s->nc;
-			if (ok)
+			if (nc > s->nc)
 				s->nc = nc;
+			else
+				r = WEB_DIGEST_REPLAY;
 			goto out;
 		}
 		if (victim == NULL || s->expires_ms < victim->expires_ms)
 			victim = s;
 	}
+	if (issued_ms <= d->evicted_upto) {
+		r = WEB_DIGEST_STALE;
+		goto out;
+	}
+	if (victim->expires_ms > now && victim->expires_ms - d->lifetime_ms > d->evicted_upto)
+		d->evicted_upto = victim->expires_ms - d->lifetime_ms;
 	memcpy(victim->id, id, NONCE_RAND);
-	victim->expires_ms = expires_ms;
+	victim->expires_ms = issued_ms + d->lifetime_ms;
 	victim->nc = nc;
 out:
 	pthread_mutex_unlock(&d->lock);
-	return ok;
+	return r;
 }
 
 enum web_digest_result
@@ -352,7 +368,5 @@ web_digest_check(struct web_digest *d, const struct web_digest_creds *c, const c
 		return WEB_DIGEST_WRONG;
 	if (nr == WEB_DIGEST_STALE)
 		return nr; /* right password, old nonce: RFC 7616 3.3 stale=true */
-	if (!count_nonce(d, raw + NONCE_TIME, issued + d->lifetime_ms, c->nc))
-		return WEB_DIGEST_REPLAY;
-	return WEB_DIGEST_OK;
+	return count_nonce(d, raw + NONCE_TIME, issued, c->nc);
 }

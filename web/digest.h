@@ -24,7 +24,7 @@
 #define WEB_DIGEST_URI_MAX 2048   /* bytes of the uri parameter */
 #define WEB_DIGEST_HEADER_MAX 4096
 #define WEB_DIGEST_CHALLENGE_MAX 320
-#define WEB_DIGEST_NONCE_SLOTS 8192 /* nonces whose counts are tracked at once */
+#define WEB_DIGEST_NONCE_SLOTS 65536 /* nonces whose counts are tracked at once */
 
 enum web_digest_alg { WEB_DIGEST_MD5, WEB_DIGEST_SHA256 };
 
