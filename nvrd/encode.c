@@ -163,3 +163,19 @@ nvr_http_read_value(const char **p, char *out, size_t size, const char **why)
 	*p = s;
 	return true;
 }
+
+const char *
+nvr_text_problem(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	while (*p != '\0') {
+		if (*p < 0x20 || *p == 0x7f)
+			return "it holds a control character";
+		if ((n = nvr_utf8_len(p)) == 0)
+			return "it is not valid UTF-8";
+		p += n;
+	}
+	return NULL;
+}

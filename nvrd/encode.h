@@ -33,6 +33,11 @@ nvr_err nvr_b64_decode(const char *in, size_t max, uint8_t **out, size_t *outlen
  * ends any sequence, so this never reads past it. */
 size_t nvr_utf8_len(const unsigned char *s);
 
+/* NULL if s is well-formed UTF-8 (nvr_utf8_len) without control
+ * characters (U+0000 to U+001F, U+007F); else why not (static text), for
+ * a 400 that names the problem before client text reaches PostgreSQL. */
+const char *nvr_text_problem(const char *s);
+
 /* The length of the RFC 7230 3.2.6 token at p (0: none). */
 size_t nvr_http_token_len(const char *p);
 

@@ -42,6 +42,8 @@ struct web_user {
 
 struct web_server;
 
+#define WEB_PATH_MAX 2048 /* bytes of a decoded request path */
+
 /* One request being served. */
 struct web_req {
 	struct mg_connection *conn;
@@ -50,6 +52,7 @@ struct web_req {
 	PGconn *db;            /* this worker thread's connection */
 	struct web_user user;  /* the authenticated caller */
 	bool via_session;      /* cookie (console) rather than Digest or Basic */
+	char path[WEB_PATH_MAX]; /* the request's path, URL-decoded and checked (server.c) */
 	char path_arg[128];    /* what matched the route's first "*", or "" */
 	char addr[64];         /* client address, IPv4-mapped IPv6 shown as IPv4 */
 };

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,49 +22,12 @@
 #include "storage/manifest.h"
 #include "web/api.h"
 #include "web/http.h"
+#include "web/reqcheck.h"
 #include "web/server_priv.h"
 
 #define SEND_CHUNK ((size_t)256 * 1024)
-#define RANGE_MAX 80 /* bytes of a Range header we read */
 
 /* ---- segment bytes ------------------------------------------------------ */
-
-/* A single "bytes=a-b", "bytes=a-" or "bytes=-n" range within size:
- * 1 and [*first, *last]; 0 if there is no Range header; -1 if it cannot
- * be satisfied (416). Several ranges are not served (RFC 9110 14.2 lets
- * a server ignore them; we answer 416 rather than send everything). */
-static int
-parse_range(const char *h, uint64_t size, uint64_t *first, uint64_t *last)
-{
-	char *end;
-	unsigned long long a, b;
-
-	if (h == NULL)
-		return 0;
-	if (strlen(h) > RANGE_MAX || strncmp(h, "bytes=", 6) != 0 || strchr(h, ',') != NULL || size == 0)
-		return -1;
-	h += 6;
-	if (*h == '-') {
-		errno = 0;
-		b = strtoull(h + 1, &end, 10);
-		if (errno != 0 || *end != '\0' || end == h + 1 || b == 0)
-			return -1;
-		*first = b >= size ? 0 : size - b;
-		*last = size - 1;
-		return 1;
-	}
-	errno = 0;
-	a = strtoull(h, &end, 10);
-	if (errno != 0 || end == h || *end != '-' || a >= size)
-		return -1;
-	h = end + 1;
-	b = *h == '\0' ? size - 1 : strtoull(h, &end, 10);
-	if (*h != '\0' && (errno != 0 || *end != '\0' || b < a))
-		return -1;
-	*first = a;
-	*last = b >= size ? size - 1 : b;
-	return 1;
-}
 
 /* Writes [first, last] of fd; false if the file or the client failed. */
 static bool
@@ -99,7 +63,7 @@ int
 web_send_file(struct web_req *r, int fd, uint64_t size, const char *type, const char *headers)
 {
 	uint64_t first = 0, last = size - 1;
-	int range = parse_range(mg_get_header(r->conn, "Range"), size, &first, &last);
+	int range = web_range_parse(mg_get_header(r->conn, "Range"), size, &first, &last);
 	char extra[512];
 
 	if (range < 0) {

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nvrd/util.h"
 #include "storage/db.h"
 #include "storage/retention.h"
 #include "storage/stats.h"
@@ -105,6 +106,11 @@ api(struct out *o, struct web_server *s)
 		if ((n = atomic_load_explicit(&s->requests[code], memory_order_relaxed)) > 0)
 			put(o, "nvr_api_requests_total{code=\"%d\"} %llu\n", code, (unsigned long long)n);
 	counter(o, "nvr_api_auth_failures_total", "Failed authentications (all reasons, audited).", &s->auth_failures);
+	counter(o, "nvr_api_lockout_untracked_total",
+	    "Login failures the lock-out table had no room to count (their logins were refused).", &s->lockout_untracked);
+	put(o, "# HELP nvr_api_lockout_keys User names and addresses with a live failure count or lock.\n"
+	       "# TYPE nvr_api_lockout_keys gauge\nnvr_api_lockout_keys %d\n",
+	    web_lockout_live(s->lockout, nvr_monotonic_ms()));
 	web_listcache_counts(s->listings, &hits, &misses);
 	put(o, "# HELP nvr_api_listing_cache_total Recording listings served from the listing cache (hit) or read.\n"
 	       "# TYPE nvr_api_listing_cache_total counter\n"

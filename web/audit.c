@@ -24,12 +24,15 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "nvrd/backoff.h"
 #include "nvrd/encode.h"
 #include "nvrd/log.h"
 #include "nvrd/util.h"
 #include "storage/db.h"
+#include "storage/manifest.h"
 #include "web/audit.h"
 #include "web/audit_priv.h"
 
@@ -45,6 +48,8 @@
 #define CHECKPOINT_EVERY_MS ((int64_t)60 * 1000) /* at most this long without a signed head */
 #define CONNECT_TIMEOUT_MS 5000
 #define TICK_MS 1000
+#define FLOOD_SLOTS 1024
+#define FLOOD_WINDOW_MS ((int64_t)60 * 1000)
 #define STOP_WAIT_MS 5000   /* how long stop keeps writing what is queued */
 #define CUT_GRACE_MS 1000   /* then how long before it cuts a connection that does not answer */
 
@@ -459,6 +464,16 @@ web_audit_append(PGconn *c, const struct web_audit_event *ev, size_t n, const st
 	return rc;
 }
 
+/* One address and action whose events web_audit_record_limited() counts
+ * within a minute. */
+struct flood_slot {
+	char address[64], action[40];
+	int64_t window_ms;         /* monotonic start of the minute; 0: free */
+	int64_t first_us, last_us; /* wall clock of the first and last event summarised */
+	uint32_t passed;           /* recorded in full this minute */
+	uint64_t suppressed;       /* counted for the summary */
+};
+
 /* ---- the writer thread -------------------------------------------------------------- */
 
 struct web_audit {
@@ -480,6 +495,9 @@ struct web_audit {
 	char *conninfo;
 	const struct stg_signer *signer;
 	int wake_fd[2]; /* written at stop: cuts short a connection attempt */
+	struct flood_slot flood[FLOOD_SLOTS]; /* web_audit_record_limited(), under lock */
+	uint8_t flood_key[32];
+	int64_t flood_swept; /* monotonic ms */
 	/* owned by the thread */
 	PGconn *db;
 	int64_t checkpoint_due; /* monotonic ms; 0: every row written is checkpointed */
@@ -487,6 +505,8 @@ struct web_audit {
 	struct head sent;  /* ... that would have made this the head ... */
 	size_t sent_rows;  /* ... with this many rows from the front of the queue */
 };
+
+static void flood_sweep_locked(struct web_audit *a, int64_t now); /* with web_audit_record_limited() */
 
 static struct timespec
 monotonic_ts(int64_t ms)
@@ -762,6 +782,7 @@ writer_main(void *arg)
 	pthread_mutex_lock(&a->lock);
 	for (;;) {
 		now = nvr_monotonic_ms();
+		flood_sweep_locked(a, now);
 		if (a->stop && (a->head == NULL || now >= a->stop_deadline))
 			break;
 		if (a->checkpoint_due != 0 && now >= a->checkpoint_due && a->head == NULL)
@@ -823,6 +844,10 @@ web_audit_start(const char *conninfo, const struct stg_signer *signer, struct we
 	a->tail = &a->head;
 	a->sock = a->wake_fd[0] = a->wake_fd[1] = -1;
 	a->signer = signer;
+	if (RAND_bytes(a->flood_key, sizeof(a->flood_key)) != 1) {
+		free(a);
+		return NVR_ERR_CRYPTO;
+	}
 	pthread_mutex_init(&a->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* deadlines come from nvr_monotonic_ms */
@@ -843,13 +868,11 @@ web_audit_start(const char *conninfo, const struct stg_signer *signer, struct we
 	return NVR_OK;
 }
 
-void
-web_audit_record(struct web_audit *a, const struct web_audit_event *ev)
+/* Queues r (taken; NULL: out of memory) with the lock held. Returns what
+ * to log once unlocked: 0 nothing, 1 out of memory, 2 the queue is full. */
+static int
+enqueue_locked(struct web_audit *a, struct row *r)
 {
-	struct row *r = row_new(ev, realtime_us());
-	bool first = false;
-
-	pthread_mutex_lock(&a->lock);
 	if (r != NULL && a->queued + a->in_flight < WEB_AUDIT_QUEUE_MAX) {
 		*a->tail = r;
 		a->tail = &r->next;
@@ -860,20 +883,128 @@ web_audit_record(struct web_audit *a, const struct web_audit_event *ev)
 		 * only for the first event of a batch or a full one. */
 		if (a->queued == 1 || a->queued == BATCH)
 			pthread_cond_signal(&a->wake);
-		pthread_mutex_unlock(&a->lock);
-		return;
+		return 0;
 	}
 	a->lost++;
-	if (r != NULL)
-		first = a->burst_lost++ == 0;
-	pthread_mutex_unlock(&a->lock);
 	if (r == NULL)
+		return 1;
+	free(r);
+	return a->burst_lost++ == 0 ? 2 : 0;
+}
+
+static void
+enqueue_complaint(int what)
+{
+	if (what == 1)
 		nvr_log(NVR_LOG_ERROR, "audit: out of memory: an event is lost");
-	else if (first)
+	else if (what == 2)
 		nvr_log_ex(NVR_LOG_ERROR, NULL, "check that PostgreSQL runs and keeps up",
 		    "audit: the queue is full (%d events wait): new events are lost until it drains",
 		    WEB_AUDIT_QUEUE_MAX);
-	free(r);
+}
+
+void
+web_audit_record(struct web_audit *a, const struct web_audit_event *ev)
+{
+	struct row *r = row_new(ev, realtime_us());
+	int what;
+
+	pthread_mutex_lock(&a->lock);
+	what = enqueue_locked(a, r);
+	pthread_mutex_unlock(&a->lock);
+	enqueue_complaint(what);
+}
+
+/* Queues the summary row of a slot's minute, and empties the slot's
+ * counts. Called locked. */
+static int
+flood_summary_locked(struct web_audit *a, struct flood_slot *f)
+{
+	char action[64], detail[256], from[32], to[32];
+	struct web_audit_event ev = {
+		.actor = "-", .address = f->address, .action = action, .object = "",
+		.outcome = WEB_AUDIT_DENIED, .detail = detail,
+	};
+	int what = 0;
+
+	if (f->suppressed > 0) {
+		stg_time_format(f->first_us * 1000, from);
+		stg_time_format(f->last_us * 1000, to);
+		snprintf(action, sizeof(action), "%s.summary", f->action);
+		snprintf(detail, sizeof(detail),
+		    "{\"count\":%llu,\"first\":\"%s\",\"last\":\"%s\",\"recorded_in_full\":%u}",
+		    (unsigned long long)f->suppressed, from, to, f->passed);
+		what = enqueue_locked(a, row_new(&ev, realtime_us()));
+	}
+	f->suppressed = 0;
+	f->passed = 0;
+	return what;
+}
+
+/* Summarises the minutes that have ended. Called locked, at most once a
+ * second, by the writer thread. */
+static void
+flood_sweep_locked(struct web_audit *a, int64_t now)
+{
+	if (now - a->flood_swept < 1000 && !a->stop)
+		return;
+	a->flood_swept = now;
+	for (size_t i = 0; i < FLOOD_SLOTS; i++) {
+		struct flood_slot *f = &a->flood[i];
+
+		if (f->window_ms != 0 && (a->stop || now - f->window_ms >= FLOOD_WINDOW_MS)) {
+			flood_summary_locked(a, f);
+			f->window_ms = 0;
+		}
+	}
+}
+
+static size_t
+flood_index(const struct web_audit *a, const char *address, const char *action)
+{
+	uint8_t mac[32];
+	unsigned int n = sizeof(mac);
+	char key[128];
+	int len = snprintf(key, sizeof(key), "%s|%s", address, action);
+
+	HMAC(EVP_sha256(), a->flood_key, sizeof(a->flood_key), (const uint8_t *)key,
+	    (size_t)(len > 0 && (size_t)len < sizeof(key) ? len : 0), mac, &n);
+	return ((size_t)mac[0] | (size_t)mac[1] << 8) % FLOOD_SLOTS;
+}
+
+void
+web_audit_record_limited(struct web_audit *a, const struct web_audit_event *ev, unsigned per_minute)
+{
+	const char *address = ev->address != NULL ? ev->address : "", *action = ev->action != NULL ? ev->action : "";
+	size_t i = flood_index(a, address, action);
+	int64_t now = nvr_monotonic_ms(), at_us = realtime_us();
+	struct flood_slot *f;
+	int what = 0;
+
+	pthread_mutex_lock(&a->lock);
+	f = &a->flood[i];
+	if (f->window_ms != 0 && (strcmp(f->address, address) != 0 || strcmp(f->action, action) != 0 ||
+	                             now - f->window_ms >= FLOOD_WINDOW_MS)) {
+		what = flood_summary_locked(a, f); /* another key, or a minute over */
+		f->window_ms = 0;
+	}
+	if (f->window_ms == 0) {
+		snprintf(f->address, sizeof(f->address), "%s", address);
+		snprintf(f->action, sizeof(f->action), "%s", action);
+		f->window_ms = now;
+	}
+	if (f->passed < per_minute) {
+		f->passed++;
+		int queued = enqueue_locked(a, row_new(ev, at_us));
+
+		what = what != 0 ? what : queued;
+	} else {
+		if (f->suppressed++ == 0)
+			f->first_us = at_us;
+		f->last_us = at_us;
+	}
+	pthread_mutex_unlock(&a->lock);
+	enqueue_complaint(what);
 }
 
 nvr_err

@@ -33,6 +33,7 @@
 #define WEB_AUDIT_QUEUE_MAX 65536 /* events waiting; more are counted as lost and logged */
 #define WEB_AUDIT_FIELD_MAX 1024  /* bytes of actor, address, action, object */
 #define WEB_AUDIT_DETAIL_MAX 8192 /* bytes of detail */
+#define WEB_AUDIT_FLOOD_FULL 20   /* refusals per address a minute recorded in full; then one summary */
 
 enum web_audit_outcome { WEB_AUDIT_OK, WEB_AUDIT_DENIED, WEB_AUDIT_FAILED };
 
@@ -66,6 +67,13 @@ nvr_err web_audit_start(const char *conninfo, const struct stg_signer *signer, s
 
 /* Queues an event, dated now; never blocks on PostgreSQL. Thread-safe. */
 void web_audit_record(struct web_audit *a, const struct web_audit_event *ev);
+
+/* As web_audit_record(), for events a client can cause at will (failed
+ * logins, refused addresses): per address and action, the first
+ * per_minute in a minute are recorded in full; the rest of that minute
+ * become one "<action>.summary" row with their count and first and last
+ * times, written when the minute ends (docs/API.md "Audit"). */
+void web_audit_record_limited(struct web_audit *a, const struct web_audit_event *ev, unsigned per_minute);
 
 /* Waits until everything queued before the call is in the database (or
  * timeout_ms passes): NVR_OK, or NVR_ERR_DB_UNREACHABLE on timeout. */

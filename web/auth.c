@@ -5,11 +5,11 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -38,13 +38,12 @@ struct user_row {
 	char password_hash[WEB_PASSWORD_HASH_MAX];
 };
 
+/* Lock-outs run on the monotonic clock: setting the wall clock back must
+ * not lift one, nor setting it forward start one early. */
 static int64_t
 now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return nvr_monotonic_ms();
 }
 
 static void
@@ -168,55 +167,110 @@ audit_failure(struct web_req *r, const char *user, const char *reason)
 		.actor = user != NULL && user[0] != '\0' ? user : "-",
 		.address = r->addr,
 		.action = "auth.failure",
-		.object = r->ri->local_uri,
+		.object = r->path,
 		.outcome = WEB_AUDIT_DENIED,
 		.detail = text,
 	};
 
-	web_audit_record(r->srv->audit, &ev);
+	/* A client can fail as often as it likes: a flood is summarised. */
+	web_audit_record_limited(r->srv->audit, &ev, WEB_AUDIT_FLOOD_FULL);
 	atomic_fetch_add_explicit(&r->srv->auth_failures, 1, memory_order_relaxed);
 	free(text);
 	json_decref(d);
 }
 
-/* The lock-out keys of a user name and of the client address. */
+/* A lock-out starting (its own action, so that counting failures counts
+ * attempts only). */
+static void
+audit_lockout(struct web_req *r, const char *user, const char *what)
+{
+	char detail[96];
+	struct web_audit_event ev = {
+		.actor = user != NULL && user[0] != '\0' ? user : "-",
+		.address = r->addr,
+		.action = "auth.lockout",
+		.object = "",
+		.outcome = WEB_AUDIT_DENIED,
+		.detail = detail,
+	};
+
+	snprintf(detail, sizeof(detail), "{\"locked\":\"%s\",\"reason\":\"%s locked out\"}", what, what);
+	web_audit_record_limited(r->srv->audit, &ev, WEB_AUDIT_FLOOD_FULL);
+}
+
+/* The lock-out keys of a user name and of the client address. An IPv6
+ * client is counted by its /64: one host usually holds the whole prefix,
+ * and could otherwise take a fresh address for every guess. */
 static void
 lock_keys(const struct web_req *r, const char *user, char ukey[WEB_LOCKOUT_KEY_MAX], char akey[WEB_LOCKOUT_KEY_MAX])
 {
+	struct in6_addr a6;
+	char text[INET6_ADDRSTRLEN];
+
 	snprintf(ukey, WEB_LOCKOUT_KEY_MAX, "user:%s", user);
-	snprintf(akey, WEB_LOCKOUT_KEY_MAX, "addr:%s", r->addr);
-}
-
-static bool
-locked(struct web_req *r, const char *user)
-{
-	char ukey[WEB_LOCKOUT_KEY_MAX], akey[WEB_LOCKOUT_KEY_MAX];
-	int64_t now = now_ms();
-
-	lock_keys(r, user, ukey, akey);
-	return web_lockout_remaining(r->srv->lockout, ukey, now) > 0 ||
-	    web_lockout_remaining(r->srv->lockout, akey, now) > 0;
-}
-
-/* Counts a failed login for the user name and the address; audits it. */
-static void
-failed(struct web_req *r, const char *user, const char *reason)
-{
-	char ukey[WEB_LOCKOUT_KEY_MAX], akey[WEB_LOCKOUT_KEY_MAX];
-	int64_t now = now_ms();
-	bool lu, la;
-
-	lock_keys(r, user, ukey, akey);
-	lu = web_lockout_fail(r->srv->lockout, ukey, now);
-	la = web_lockout_fail(r->srv->lockout, akey, now);
-	audit_failure(r, user, reason);
-	if (lu || la) {
-		nvr_log(NVR_LOG_WARNING, "API: %s locked out after repeated login failures (from %s)",
-		    lu ? "a user name" : "a client address", r->addr);
-		audit_failure(r, user, lu ? "user locked out" : "address locked out");
+	if (strchr(r->addr, ':') != NULL && inet_pton(AF_INET6, r->addr, &a6) == 1) {
+		memset(a6.s6_addr + 8, 0, 8);
+		inet_ntop(AF_INET6, &a6, text, sizeof(text));
+		snprintf(akey, WEB_LOCKOUT_KEY_MAX, "addr:%s/64", text);
+	} else {
+		snprintf(akey, WEB_LOCKOUT_KEY_MAX, "addr:%s", r->addr);
 	}
 }
 
+/* Failures one address may make across all user names before it is
+ * locked: more than one user's worth (an office behind one NAT), few
+ * enough that spraying guesses over many names stays slow. */
+static int
+addr_limit(const struct web_req *r)
+{
+	return (int)r->srv->cfg->web_lockout_failures * WEB_LOCKOUT_ADDR_FACTOR;
+}
+
+/* Why a login may not be tried now, or NULL. Untracked keys (the table
+ * full of live counts) are refused too: nothing is tried uncounted. */
+static const char *
+locked(struct web_req *r, const char *user)
+{
+	char ukey[WEB_LOCKOUT_KEY_MAX], akey[WEB_LOCKOUT_KEY_MAX];
+	int64_t now = now_ms(), u, a;
+
+	lock_keys(r, user, ukey, akey);
+	a = web_lockout_remaining(r->srv->lockout, akey, now);
+	u = web_lockout_remaining(r->srv->lockout, ukey, now);
+	if (a > 0)
+		return "address locked out";
+	if (u > 0)
+		return "user locked out";
+	if (a == WEB_LOCKOUT_FULL || u == WEB_LOCKOUT_FULL)
+		return "lock-out table full: login refused";
+	return NULL;
+}
+
+/* Counts a failed login for the user name and the address (also while
+ * locked: each further failure doubles the lock); audits it. */
+static void
+failed(struct web_req *r, const char *user, const char *reason, bool was_locked)
+{
+	char ukey[WEB_LOCKOUT_KEY_MAX], akey[WEB_LOCKOUT_KEY_MAX];
+	int64_t now = now_ms();
+	enum web_lockout_result lu, la;
+
+	lock_keys(r, user, ukey, akey);
+	lu = web_lockout_fail(r->srv->lockout, ukey, (int)r->srv->cfg->web_lockout_failures, now);
+	la = web_lockout_fail(r->srv->lockout, akey, addr_limit(r), now);
+	audit_failure(r, user, reason);
+	if ((lu == WEB_LOCKOUT_LOCKED || la == WEB_LOCKOUT_LOCKED) && !was_locked) {
+		nvr_log(NVR_LOG_WARNING, "API: %s locked out after repeated login failures (from %s)",
+		    lu == WEB_LOCKOUT_LOCKED ? "a user name" : "a client address", r->addr);
+		audit_lockout(r, user, lu == WEB_LOCKOUT_LOCKED ? "user" : "address");
+	}
+	if (lu == WEB_LOCKOUT_UNTRACKED || la == WEB_LOCKOUT_UNTRACKED)
+		atomic_fetch_add_explicit(&r->srv->lockout_untracked, 1, memory_order_relaxed);
+}
+
+/* A right password clears the user name's count. Not the address's: a
+ * client with one valid account could otherwise log in between guesses
+ * at other names and never reach the address limit. */
 static void
 succeeded(struct web_req *r, const char *user)
 {
@@ -224,7 +278,6 @@ succeeded(struct web_req *r, const char *user)
 
 	lock_keys(r, user, ukey, akey);
 	web_lockout_clear(r->srv->lockout, ukey);
-	web_lockout_clear(r->srv->lockout, akey);
 }
 
 static void
@@ -246,18 +299,16 @@ audit_success(struct web_req *r, const char *how)
 
 /* ---- Digest and Basic --------------------------------------------------- */
 
-/* Whether the Digest uri names this request (RFC 7616 3.4.6): its path
- * URL-decoded as civetweb decodes the request's, its query as sent
- * (civetweb leaves the query encoded). */
+/* Whether the Digest uri names this request (RFC 7616 3.4.6): the
+ * request target as sent, path and query (civetweb's decode_url is off,
+ * so request_uri is the path as sent). */
 static bool
 uri_matches(const struct mg_request_info *ri, const char *uri)
 {
 	const char *q = strchr(uri, '?');
 	size_t plen = q != NULL ? (size_t)(q - uri) : strlen(uri);
-	char path[WEB_DIGEST_URI_MAX];
 
-	if (ri->request_uri == NULL || mg_url_decode(uri, (int)plen, path, sizeof(path), 0) < 0 ||
-	    strcmp(path, ri->request_uri) != 0)
+	if (ri->request_uri == NULL || strlen(ri->request_uri) != plen || strncmp(uri, ri->request_uri, plen) != 0)
 		return false;
 	if (q == NULL)
 		return ri->query_string == NULL || ri->query_string[0] == '\0';
@@ -278,9 +329,14 @@ auth_digest(struct web_req *r, const char *value)
 		audit_failure(r, NULL, why);
 		return challenge(r, false, "unauthorized", why);
 	}
-	if (locked(r, c.username)) {
-		audit_failure(r, c.username, "locked out");
+	if ((why = locked(r, c.username)) != NULL) {
+		failed(r, c.username, why, true);
 		return challenge(r, false, "unauthorized", "wrong user name or password");
+	}
+	if (nvr_text_problem(c.username) != NULL) {
+		/* Counted and audited like a wrong name; never sent to PostgreSQL. */
+		failed(r, c.username, "user name not valid UTF-8 or has a control character", false);
+		return challenge(r, false, "unauthorized", "the user name is not valid UTF-8 text");
 	}
 	if (user_by_name(r->db, c.username, &row) == NVR_ERR_DB)
 		return web_reply_db_error(r->conn);
@@ -311,10 +367,10 @@ auth_digest(struct web_req *r, const char *value)
 		audit_failure(r, c.username, "nonce, realm or uri not issued for this request");
 		return challenge(r, true, "unauthorized", "the nonce, realm or uri does not match this request");
 	case WEB_DIGEST_REPLAY:
-		failed(r, c.username, "replayed nonce count");
+		failed(r, c.username, "replayed nonce count", false);
 		return challenge(r, false, "unauthorized", "nonce count already used");
 	default:
-		failed(r, c.username, known ? "wrong password" : "unknown user");
+		failed(r, c.username, known ? "wrong password" : "unknown user", false);
 		return challenge(r, false, "unauthorized", "wrong user name or password");
 	}
 }
@@ -324,11 +380,16 @@ static nvr_err
 check_password(struct web_req *r, const char *name, const char *password, const char *how)
 {
 	struct user_row row;
+	const char *why;
 	nvr_err rc;
 	bool ok;
 
-	if (locked(r, name)) {
-		audit_failure(r, name, "locked out");
+	if ((why = locked(r, name)) != NULL) {
+		failed(r, name, why, true);
+		return NVR_ERR_INVAL;
+	}
+	if (nvr_text_problem(name) != NULL) {
+		failed(r, name, "user name not valid UTF-8 or has a control character", false);
 		return NVR_ERR_INVAL;
 	}
 	if ((rc = user_by_name(r->db, name, &row)) == NVR_ERR_DB)
@@ -343,7 +404,7 @@ check_password(struct web_req *r, const char *name, const char *password, const 
 		return NVR_OK;
 	}
 	row_clear(&row);
-	failed(r, name, rc == NVR_OK ? "wrong password" : "unknown user");
+	failed(r, name, rc == NVR_OK ? "wrong password" : "unknown user", false);
 	return NVR_ERR_INVAL;
 }
 

@@ -54,7 +54,9 @@ web_reply(struct mg_connection *c, int status, const char *type, const char *ext
 		return 500;
 	}
 	/* HEAD: the same headers, no body (RFC 9110 9.3.2). */
-	if (strcmp(mg_get_request_info(c)->request_method, "HEAD") == 0)
+	const char *method = mg_get_request_info(c)->request_method; /* NULL: no request line was read */
+
+	if (method != NULL && strcmp(method, "HEAD") == 0)
 		len = 0;
 	/* One write for head and body: one TLS record, one segment. */
 	if (len > 0 && len <= WEB_REPLY_JOIN_MAX && (buf = malloc((size_t)n + len)) != NULL) {

@@ -8,9 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
 #include "web/lockout.h"
 
-#define PROBES 16
+#define PROBES 32
 
 struct slot {
 	char key[WEB_LOCKOUT_KEY_MAX];
@@ -20,21 +25,24 @@ struct slot {
 };
 
 struct web_lockout {
-	int failures;
 	int64_t base_ms;
+	uint8_t hash_key[32]; /* random per process: clients cannot aim at a slot */
 	pthread_mutex_t lock; /* protects slots */
 	struct slot slots[WEB_LOCKOUT_SLOTS];
 };
 
 nvr_err
-web_lockout_new(int failures, int64_t base_ms, struct web_lockout **out)
+web_lockout_new(int64_t base_ms, struct web_lockout **out)
 {
 	struct web_lockout *l = calloc(1, sizeof(*l));
 
 	*out = NULL;
 	if (l == NULL)
 		return NVR_ERR_NOMEM;
-	l->failures = failures;
+	if (RAND_bytes(l->hash_key, sizeof(l->hash_key)) != 1) {
+		free(l);
+		return NVR_ERR_CRYPTO;
+	}
 	l->base_ms = base_ms;
 	pthread_mutex_init(&l->lock, NULL);
 	*out = l;
@@ -46,85 +54,132 @@ web_lockout_free(struct web_lockout *l)
 {
 	if (l == NULL)
 		return;
+	OPENSSL_cleanse(l->hash_key, sizeof(l->hash_key));
 	pthread_mutex_destroy(&l->lock);
 	free(l);
 }
 
-/* FNV-1a: keys come from clients, but a collision only shares a probe run. */
+/* Keyed (HMAC-SHA-256, truncated): with FNV-1a, anyone could compute names
+ * that share a key's neighbourhood. A login costs a scrypt or a database
+ * round trip; one HMAC is nothing beside it. */
 static uint32_t
-hash(const char *s)
+slot_of(const struct web_lockout *l, const char *key)
 {
-	uint32_t h = 2166136261u;
+	uint8_t mac[32];
+	unsigned int n = sizeof(mac);
 
-	for (; *s != '\0'; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
+	HMAC(EVP_sha256(), l->hash_key, sizeof(l->hash_key), (const uint8_t *)key, strlen(key), mac, &n);
+	return ((uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24) %
+	    WEB_LOCKOUT_SLOTS;
 }
 
-/* The key's slot, or with create the oldest slot of its run, taken over.
- * Called with the lock held. */
-static struct slot *
-find(struct web_lockout *l, const char *key, bool create)
+/* Whether a slot still counts: a lock not yet over, or failures not yet
+ * forgotten. */
+static bool
+live(const struct slot *s, int64_t now_ms)
 {
-	uint32_t h = hash(key);
-	struct slot *s, *oldest = NULL;
+	int64_t since = s->until_ms > s->last_ms ? s->until_ms : s->last_ms;
+
+	return s->last_ms != 0 && now_ms < since + WEB_LOCKOUT_FORGET_MS;
+}
+
+/* The key's live slot; else, with create, a free or dead slot of its
+ * neighbourhood made its own; else NULL. Called with the lock held. */
+static struct slot *
+find(struct web_lockout *l, uint32_t h, const char *key, int64_t now_ms, bool create)
+{
+	struct slot *s, *room = NULL;
 
 	for (int i = 0; i < PROBES; i++) {
 		s = &l->slots[(h + (uint32_t)i) % WEB_LOCKOUT_SLOTS];
-		if (s->last_ms != 0 && strncmp(s->key, key, sizeof(s->key)) == 0)
+		if (!live(s, now_ms)) {
+			if (room == NULL)
+				room = s;
+			continue;
+		}
+		if (strncmp(s->key, key, sizeof(s->key)) == 0)
 			return s;
-		if (oldest == NULL || s->last_ms < oldest->last_ms)
-			oldest = s;
 	}
-	if (!create)
+	if (!create || room == NULL)
 		return NULL;
-	memset(oldest, 0, sizeof(*oldest));
-	strncpy(oldest->key, key, sizeof(oldest->key) - 1);
-	return oldest;
+	memset(room, 0, sizeof(*room));
+	strncpy(room->key, key, sizeof(room->key) - 1);
+	return room;
 }
 
 int64_t
 web_lockout_remaining(struct web_lockout *l, const char *key, int64_t now_ms)
 {
+	uint32_t h = slot_of(l, key);
 	struct slot *s;
 	int64_t left = 0;
 
 	pthread_mutex_lock(&l->lock);
-	if ((s = find(l, key, false)) != NULL && s->until_ms > now_ms)
-		left = s->until_ms - now_ms;
+	if ((s = find(l, h, key, now_ms, false)) != NULL) {
+		if (s->until_ms > now_ms)
+			left = s->until_ms - now_ms;
+	} else {
+		/* Unknown key: is there room to count it if it fails? */
+		left = WEB_LOCKOUT_FULL;
+		for (int i = 0; i < PROBES && left != 0; i++)
+			if (!live(&l->slots[(h + (uint32_t)i) % WEB_LOCKOUT_SLOTS], now_ms))
+				left = 0;
+	}
 	pthread_mutex_unlock(&l->lock);
 	return left;
 }
 
-bool
-web_lockout_fail(struct web_lockout *l, const char *key, int64_t now_ms)
+enum web_lockout_result
+web_lockout_fail(struct web_lockout *l, const char *key, int limit, int64_t now_ms)
 {
+	uint32_t h = slot_of(l, key);
+	enum web_lockout_result r = WEB_LOCKOUT_COUNTED;
 	struct slot *s;
 	int64_t t;
-	bool locked = false;
 
+	if (now_ms <= 0)
+		now_ms = 1;
 	pthread_mutex_lock(&l->lock);
-	s = find(l, key, true);
-	s->failures++;
-	s->last_ms = now_ms > 0 ? now_ms : 1;
-	if (s->failures >= l->failures) {
+	if ((s = find(l, h, key, now_ms, true)) == NULL) {
+		r = WEB_LOCKOUT_UNTRACKED;
+		goto out;
+	}
+	if (s->failures < 1000000)
+		s->failures++;
+	s->last_ms = now_ms;
+	if (s->failures >= limit) {
 		t = l->base_ms;
-		for (int i = l->failures; i < s->failures && t < WEB_LOCKOUT_CAP_MS; i++)
+		for (int i = limit; i < s->failures && t < WEB_LOCKOUT_CAP_MS; i++)
 			t *= 2;
 		s->until_ms = now_ms + (t < WEB_LOCKOUT_CAP_MS ? t : WEB_LOCKOUT_CAP_MS);
-		locked = true;
+		r = WEB_LOCKOUT_LOCKED;
 	}
+out:
 	pthread_mutex_unlock(&l->lock);
-	return locked;
+	return r;
 }
 
 void
 web_lockout_clear(struct web_lockout *l, const char *key)
 {
+	uint32_t h = slot_of(l, key);
 	struct slot *s;
 
 	pthread_mutex_lock(&l->lock);
-	if ((s = find(l, key, false)) != NULL)
+	/* Any time: a cleared key never comes back before a new failure. */
+	if ((s = find(l, h, key, INT64_MIN / 2, false)) != NULL)
 		memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&l->lock);
+}
+
+int
+web_lockout_live(struct web_lockout *l, int64_t now_ms)
+{
+	int n = 0;
+
+	pthread_mutex_lock(&l->lock);
+	for (size_t i = 0; i < WEB_LOCKOUT_SLOTS; i++)
+		n += live(&l->slots[i], now_ms);
+	pthread_mutex_unlock(&l->lock);
+	return n;
 }

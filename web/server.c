@@ -18,6 +18,7 @@
 #include "web/api.h"
 #include "web/auth.h"
 #include "web/http.h"
+#include "web/reqcheck.h"
 #include "web/exports.h"
 #include "web/server_priv.h"
 #include "web/tls.h"
@@ -96,6 +97,30 @@ path_match(const char *pattern, const char *path, char *arg, size_t argsize)
 	return *path == '\0';
 }
 
+/*
+ * civetweb's own error answers (a request line or header it cannot read,
+ * a header past max_request_size, a body length it refuses): the same
+ * JSON error with the same security headers as every answer of ours
+ * (docs/API.md), instead of its text/plain page. Its message is copied
+ * as printable ASCII only: it may quote what the client sent.
+ */
+static int
+http_error(struct mg_connection *conn, int status, const char *msg)
+{
+	char text[200];
+	size_t i = 0;
+	const char *code = status == 413 || status == 431 ? "too_large" : status == 408 ? "timeout"
+	    : status >= 500                                ? "internal"
+	                                                   : "bad_request";
+
+	for (; msg != NULL && msg[i] != '\0' && i + 1 < sizeof(text); i++)
+		text[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+	text[i] = '\0';
+	web_reply_error(conn, status, code, "Connection: close\r\n", "%s",
+	    text[0] != '\0' ? text : "the request could not be read");
+	return 0;
+}
+
 /* The route for the request; NULL with *path_known when only the method
  * is wrong (405). */
 static const struct web_route *
@@ -115,28 +140,37 @@ find_route(const char *method, const char *path, char *arg, size_t argsize, bool
 	return NULL;
 }
 
-static bool
+/* NVR_OK if an enabled user exists, NVR_ERR_INVAL if none, NVR_ERR_DB if
+ * the database cannot say (then the answer is 503 database, never a false
+ * "no account"). */
+static nvr_err
 has_users(struct web_server *s, PGconn *db)
 {
 	PGresult *res;
 	bool yes;
 
 	if (atomic_load(&s->has_users))
-		return true;
+		return NVR_OK;
 	res = PQexec(db, "SELECT EXISTS (SELECT 1 FROM users WHERE removed_at IS NULL AND NOT disabled)");
 	if (stg_db_check(db, res, PGRES_TUPLES_OK, "checking for API users") != NVR_OK)
-		return false;
+		return NVR_ERR_DB;
 	yes = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (yes)
 		atomic_store(&s->has_users, true);
-	return yes;
+	return yes ? NVR_OK : NVR_ERR_INVAL;
 }
 
 static int
 refuse_address(struct web_req *r)
 {
-	web_req_audit(r, "access.address_refused", r->ri->local_uri, WEB_AUDIT_DENIED, NULL);
+	struct web_audit_event ev = {
+		.actor = "-", .address = r->addr, .action = "access.address_refused",
+		.object = r->ri->local_uri, /* as sent */
+		.outcome = WEB_AUDIT_DENIED,
+	};
+
+	web_audit_record_limited(r->srv->audit, &ev, WEB_AUDIT_FLOOD_FULL);
 	return web_reply_error(r->conn, 403, "address_refused", NULL,
 	    "this client address may not use the API ([web] allow)");
 }
@@ -145,18 +179,21 @@ refuse_address(struct web_req *r)
 static int
 serve(struct web_req *r, const struct web_route *route)
 {
+	nvr_err users = has_users(r->srv, r->db);
 	int rc;
 
-	if (!has_users(r->srv, r->db))
+	if (users == NVR_ERR_DB)
+		return web_reply_db_error(r->conn);
+	if (users != NVR_OK)
 		return web_reply_error(r->conn, 503, "no_account", NULL,
 		    "no account exists yet: on the recorder, run  nvrctl user add NAME --role admin  to make the first one");
 	if (route->roles != 0) {
 		if ((rc = web_auth_request(r)) != 0)
 			return rc;
 		if ((route->roles & r->user.role) == 0) {
-			web_req_audit(r, "access.forbidden", r->ri->local_uri, WEB_AUDIT_DENIED, NULL);
+			web_req_audit(r, "access.forbidden", r->path, WEB_AUDIT_DENIED, NULL);
 			return web_reply_error(r->conn, 403, "forbidden", NULL, "the %s role may not use %s %s",
-			    web_role_name(r->user.role), r->ri->request_method, r->ri->local_uri);
+			    web_role_name(r->user.role), r->ri->request_method, r->path);
 		}
 	}
 	return route->handler(r);
@@ -166,17 +203,25 @@ static int
 dispatch(struct web_req *r)
 {
 	const struct web_route *route;
+	char scratch[16384];
+	const char *why;
 	bool path_known;
 	int rc;
 
 	if (!address_allowed(r->srv, r->addr))
 		return refuse_address(r);
-	route = find_route(r->ri->request_method, r->ri->local_uri, r->path_arg, sizeof(r->path_arg), &path_known);
+	/* civetweb's decode_url is off so that this sees the bytes as sent:
+	 * decoded in place, "%00" would cut the path ("/segments/ID%00.json"
+	 * served /segments/ID) and leave no trace to check. */
+	if ((why = web_target_problem(r->ri->request_uri, r->ri->local_uri, r->ri->query_string, r->path,
+	         sizeof(r->path), scratch, sizeof(scratch))) != NULL)
+		return web_reply_error(r->conn, 400, "bad_request_target", NULL, "%s", why);
+	route = find_route(r->ri->request_method, r->path, r->path_arg, sizeof(r->path_arg), &path_known);
 	if (route == NULL && path_known)
 		return web_reply_error(r->conn, 405, "method_not_allowed", NULL, "%s is not allowed on %s",
-		    r->ri->request_method, r->ri->local_uri);
+		    r->ri->request_method, r->path);
 	if (route == NULL)
-		return web_reply_error(r->conn, 404, "not_found", NULL, "no such endpoint: %s", r->ri->local_uri);
+		return web_reply_error(r->conn, 404, "not_found", NULL, "no such endpoint: %s", r->path);
 	if ((r->db = web_pool_get(r->srv->pool, DB_WAIT_MS)) == NULL)
 		return web_reply_error(r->conn, 503, "database", NULL, "the database is unavailable or busy; try again");
 	rc = serve(r, route);
@@ -265,10 +310,17 @@ start_civetweb(struct web_server *s)
 		"enable_keep_alive", "yes",
 		/* An idle keep-alive client holds a civetweb thread: not for long. */
 		"keep_alive_timeout_ms", "5000",
-		"request_timeout_ms", "30000",
+		/* Reading a request line, header or body, and the TLS handshake:
+		 * a client that stalls longer than this is cut off (slow-loris
+		 * clients each hold a worker thread meanwhile). */
+		"request_timeout_ms", "5000",
 		"max_request_size", "16384",
 		"listen_backlog", "512",
-		"decode_url", "yes",
+		/* An absolute-form request line reaches us (and gets a 400 that
+		 * says why) instead of a silent close when its host is not
+		 * civetweb's authentication_domain. */
+		"enable_auth_domain_check", "no",
+		"decode_url", "no", /* web_target_problem() decodes, after checking */
 		"tcp_nodelay", "1", /* replies are written whole: Nagle would only add delayed-ACK stalls */
 		"enable_directory_listing", "no",
 		NULL,
@@ -276,6 +328,7 @@ start_civetweb(struct web_server *s)
 	struct mg_callbacks cb = {
 		.begin_request = begin_request,
 		.log_message = log_message,
+		.http_error = http_error,
 		.external_ssl_ctx = external_ssl_ctx,
 	};
 	struct mg_init_data init = { .callbacks = &cb, .user_data = s, .configuration_options = opts };
@@ -356,7 +409,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	}
 	if ((rc = web_tls_new(cfg->web_tls_cert, cfg->web_tls_key, cfg->web_tls_compat, &s->tls)) != NVR_OK ||
 	    (rc = web_digest_new(NONCE_LIFETIME_MS, &s->digest)) != NVR_OK ||
-	    (rc = web_lockout_new((int)cfg->web_lockout_failures, cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
+	    (rc = web_lockout_new(cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
 	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
 	    (rc = web_listcache_new(WEB_LISTCACHE_BYTES, &s->listings)) != NVR_OK ||

@@ -56,6 +56,7 @@ struct web_server {
 	/* for /metrics */
 	atomic_uint_fast64_t requests[WEB_STATUS_MAX]; /* by status code */
 	atomic_uint_fast64_t auth_failures;
+	atomic_uint_fast64_t lockout_untracked; /* failures the full lock-out table could not count */
 };
 
 #endif

@@ -2,8 +2,10 @@
  * fuzz_webrequest.c: what else an API client controls before a handler
  * runs: the query string (civetweb's decoding, then our bounded number
  * parsing), a JSON body (jansson, duplicates refused, as web_read_json
- * reads it), and a client address against an allow-list. The first byte
- * picks which; the rest is the input.
+ * reads it), a client address against an allow-list, a request target
+ * (web_target_problem: path and query decoded and checked) and a Range
+ * header (web_range_parse). The first byte picks which; the rest is the
+ * input.
  */
 #include "autoconfig.h"
 
@@ -16,6 +18,7 @@
 
 #include "nvrd/util.h"
 #include "web/hostfilter.h"
+#include "web/reqcheck.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,6 +59,34 @@ address(char *text)
 	web_hostfilter_free(f);
 }
 
+/* "target\npath\nquery": the three strings civetweb hands over. */
+static void
+target(char *text)
+{
+	char out[2048], scratch[4096], *path, *query = NULL;
+
+	if ((path = strchr(text, '\n')) == NULL)
+		return;
+	*path++ = '\0';
+	if ((query = strchr(path, '\n')) != NULL)
+		*query++ = '\0';
+	if (web_target_problem(text, path, query, out, sizeof(out), scratch, sizeof(scratch)) == NULL &&
+	    strlen(out) >= sizeof(out))
+		abort(); /* accepted: out must be a NUL-terminated string in bounds */
+}
+
+/* A Range header against a few sizes: an accepted range lies inside. */
+static void
+range(const char *h)
+{
+	static const uint64_t sizes[] = { 0, 1, 100, 1000000, UINT64_MAX / 2 };
+	uint64_t first, last;
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		if (web_range_parse(h, sizes[i], &first, &last) == 1 && (first > last || last >= sizes[i]))
+			abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -65,10 +96,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(text, data + 1, size - 1);
 	text[size - 1] = '\0';
-	switch (data[0] % 3) {
+	switch (data[0] % 5) {
 	case 0: query(text, size - 1); break;
 	case 1: body(text, size - 1); break;
-	default: address(text); break;
+	case 2: address(text); break;
+	case 3: target(text); break;
+	default: range(text); break;
 	}
 	free(text);
 	return 0;

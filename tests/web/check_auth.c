@@ -162,42 +162,117 @@ START_TEST(refuses_malformed_headers)
 }
 END_TEST
 
+/* The slot a nonce's count goes to (digest.c: its random part's first
+ * four bytes, little-endian), as an attacker who reads the hex can
+ * compute it. */
+static uint32_t
+nonce_slot(const char *nonce)
+{
+	uint8_t raw[32];
+
+	ck_assert_int_eq(nvr_hex_decode(nonce, raw, sizeof(raw)), NVR_OK);
+	return ((uint32_t)raw[8] | (uint32_t)raw[9] << 8 | (uint32_t)raw[10] << 16 | (uint32_t)raw[11] << 24) %
+	    WEB_DIGEST_NONCE_SLOTS;
+}
+
+/* Issue 13's attack: harvest nonces whose slots fall in the admin's
+ * nonce's neighbourhood and use them until it is evicted; the admin's
+ * header replayed must then be stale (retry with a new nonce), never
+ * accepted. */
+START_TEST(eviction_never_accepts_a_replay)
+{
+	struct web_digest *d;
+	char ch[WEB_DIGEST_CHALLENGE_MAX], admin[128], nonce[128], h[1024], admin_h[1024];
+	uint32_t home;
+	int used = 0;
+
+	ck_assert_int_eq(web_digest_new(60000, &d), NVR_OK);
+	web_digest_challenge(d, "nvr", WEB_DIGEST_SHA256, false, ch);
+	nonce_of(ch, admin, sizeof(admin));
+	home = nonce_slot(admin);
+	make_header(admin, "/api/v1/users", "00000001", "Right-Pass-1", admin_h, sizeof(admin_h));
+	ck_assert_int_eq(check(d, admin_h, "/api/v1/users"), WEB_DIGEST_OK);
+	/* 64 nonces landing up to 16 slots before the admin's: more than
+	 * enough to push it out of any probe run that reaches it. */
+	for (long i = 0; i < 50000000 && used < 64; i++) {
+		web_digest_challenge(d, "nvr", WEB_DIGEST_SHA256, false, ch);
+		nonce_of(ch, nonce, sizeof(nonce));
+		if ((home - nonce_slot(nonce)) % WEB_DIGEST_NONCE_SLOTS >= 16)
+			continue;
+		make_header(nonce, "/api/v1/health", "00000001", "Right-Pass-1", h, sizeof(h));
+		ck_assert_int_eq(check(d, h, "/api/v1/health"), WEB_DIGEST_OK);
+		used++;
+	}
+	ck_assert_int_eq(used, 64);
+	ck_assert_int_eq(check(d, admin_h, "/api/v1/users"), WEB_DIGEST_STALE);
+	web_digest_free(d);
+}
+END_TEST
+
 START_TEST(lockout_grows_and_clears)
 {
 	struct web_lockout *l;
 	int64_t t = 1000000;
 
-	ck_assert_int_eq(web_lockout_new(3, 1000, &l), NVR_OK);
-	ck_assert(!web_lockout_fail(l, "user:a", t));
-	ck_assert(!web_lockout_fail(l, "user:a", t));
+	ck_assert_int_eq(web_lockout_new(1000, &l), NVR_OK);
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t), WEB_LOCKOUT_COUNTED);
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t), WEB_LOCKOUT_COUNTED);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t), 0);
-	ck_assert(web_lockout_fail(l, "user:a", t));
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t), WEB_LOCKOUT_LOCKED);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t), 1000);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:b", t), 0);
-	ck_assert(web_lockout_fail(l, "user:a", t));
-	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t), 2000);
+	/* A failure while locked doubles the lock (docs/CONFIG.md). */
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t + 500), WEB_LOCKOUT_LOCKED);
+	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t + 500), 2000);
 	for (int i = 0; i < 40; i++)
-		web_lockout_fail(l, "user:a", t);
+		web_lockout_fail(l, "user:a", 3, t);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t), WEB_LOCKOUT_CAP_MS);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:a", t + WEB_LOCKOUT_CAP_MS), 0);
+	/* Still counted after the lock: the next failure locks at once. */
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t + WEB_LOCKOUT_CAP_MS + 1), WEB_LOCKOUT_LOCKED);
 	web_lockout_clear(l, "user:a");
-	ck_assert(!web_lockout_fail(l, "user:a", t));
+	ck_assert_int_eq(web_lockout_fail(l, "user:a", 3, t), WEB_LOCKOUT_COUNTED);
+	/* Forgotten a while after the last failure. */
+	ck_assert_int_eq(web_lockout_fail(l, "user:c", 2, t), WEB_LOCKOUT_COUNTED);
+	ck_assert_int_eq(web_lockout_fail(l, "user:c", 2, t + WEB_LOCKOUT_FORGET_MS), WEB_LOCKOUT_COUNTED);
 	web_lockout_free(l);
 }
 END_TEST
 
-START_TEST(lockout_table_is_bounded)
+/* The attack of issue 13: a flood of failures for made-up names must
+ * not evict a live lock, or a count on its way to one. The table fills,
+ * and then it is the new names that are refused. */
+START_TEST(lockout_flood_cannot_evict)
 {
 	struct web_lockout *l;
 	char key[64];
+	int64_t t = 5000000;
+	int untracked = 0, full = 0;
 
-	ck_assert_int_eq(web_lockout_new(1, 1000, &l), NVR_OK);
-	for (int i = 0; i < 5 * WEB_LOCKOUT_SLOTS; i++) {
-		snprintf(key, sizeof(key), "addr:10.0.%d.%d", i / 256, i % 256);
-		web_lockout_fail(l, key, 1000 + i);
+	ck_assert_int_eq(web_lockout_new(8000, &l), NVR_OK);
+	for (int i = 0; i < 5; i++)
+		web_lockout_fail(l, "user:admin", 5, t);
+	web_lockout_fail(l, "user:viewer", 5, t); /* one failure: on its way */
+	ck_assert_int_eq(web_lockout_remaining(l, "user:admin", t), 8000);
+	for (int i = 0; i < 4 * WEB_LOCKOUT_SLOTS; i++) {
+		snprintf(key, sizeof(key), "user:made-up-%d", i);
+		untracked += web_lockout_fail(l, key, 5, t + 100) == WEB_LOCKOUT_UNTRACKED;
 	}
-	/* The newest keys are remembered; memory did not grow. */
-	ck_assert_int_gt(web_lockout_remaining(l, key, 1000 + 5 * WEB_LOCKOUT_SLOTS), 0);
+	ck_assert_int_gt(untracked, 2 * WEB_LOCKOUT_SLOTS);
+	ck_assert_int_le(web_lockout_live(l, t + 100), WEB_LOCKOUT_SLOTS);
+	ck_assert_int_eq(web_lockout_remaining(l, "user:admin", t + 100), 7900);
+	/* The viewer's one failure is still there: four more lock it. */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(web_lockout_fail(l, "user:viewer", 5, t + 200), WEB_LOCKOUT_COUNTED);
+	ck_assert_int_eq(web_lockout_fail(l, "user:viewer", 5, t + 200), WEB_LOCKOUT_LOCKED);
+	/* Unknown names now mostly cannot be counted: refused, not tried. */
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof(key), "user:other-%d", i);
+		full += web_lockout_remaining(l, key, t + 300) == WEB_LOCKOUT_FULL;
+	}
+	ck_assert_int_gt(full, 90);
+	/* Once forgotten, the slots are free again. */
+	ck_assert_int_eq(web_lockout_remaining(l, "user:other-1", t + 300 + WEB_LOCKOUT_FORGET_MS + 8000), 0);
 	web_lockout_free(l);
 }
 END_TEST
@@ -212,10 +287,11 @@ main(void)
 	tcase_add_test(tc, accepts_then_refuses_replay);
 	tcase_add_test(tc, refuses_expired_and_foreign_nonces);
 	tcase_add_test(tc, refuses_malformed_headers);
+	tcase_add_test(tc, eviction_never_accepts_a_replay);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lockout");
 	tcase_add_test(tc, lockout_grows_and_clears);
-	tcase_add_test(tc, lockout_table_is_bounded);
+	tcase_add_test(tc, lockout_flood_cannot_evict);
 	suite_add_tcase(s, tc);
 	return harness_run(s);
 }
