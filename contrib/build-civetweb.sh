@@ -6,7 +6,12 @@
 # SSL_get_peer_certificate, which OpenSSL 3 no longer exports, so every TLS
 # connection calls through a NULL pointer; it is also built without IPv6.
 # No civetweb source is kept in our tree: it comes from `apt-get source`
-# (deb-src must be enabled; contrib/setup-debian.sh does that).
+# (deb-src must be enabled; contrib/setup-debian.sh does that), with one
+# small patch of ours, contrib/civetweb/nvr-socket-hooks.patch: callbacks
+# when a socket is accepted and closed, so that nvrd refuses an address
+# and counts connections per address before any TLS handshake (civetweb's
+# own access_control_list is fixed at start; nvrd's host filter changes
+# at run time).
 #
 # Usage: contrib/build-civetweb.sh [--prefix DIR] [--force]
 #   DIR defaults to /opt/nvr/civetweb. Idempotent: a stamp in DIR records the
@@ -30,7 +35,9 @@ done
 # NO_CGI: the recorder never runs programs on behalf of a client.
 defs="-DOPENSSL_API_3_0 -DNO_SSL_DL -DUSE_IPV6 -DUSE_WEBSOCKET -DNO_CGI"
 cflags="-O2 -g -fPIC -fstack-protector-strong -D_FORTIFY_SOURCE=2 -Wno-deprecated-declarations"
-stamp_want="civetweb-nvr-1 $defs $cflags"
+here=$(cd "$(dirname "$0")" && pwd)
+patches="$here/civetweb/nvr-socket-hooks.patch"
+stamp_want="civetweb-nvr-2 $defs $cflags $(cat $patches | sha256sum | cut -c1-16)"
 
 if [ "$force" = no ] && [ -f "$prefix/lib/libcivetweb.a" ] && [ -f "$prefix/.nvr-stamp" ] \
    && [ "$(head -n 1 "$prefix/.nvr-stamp")" = "$stamp_want" ]; then
@@ -52,6 +59,9 @@ if ! apt-get source civetweb >apt-source.log 2>&1; then
 fi
 src=$(find . -maxdepth 1 -type d -name 'civetweb-*' | head -n 1)
 [ -n "$src" ] || { echo "build-civetweb.sh: no source tree after apt-get source" >&2; exit 1; }
+for p in $patches; do
+	patch -d "$src" -p1 --quiet <"$p" || { echo "build-civetweb.sh: $p does not apply to $src" >&2; exit 1; }
+done
 version=$(dpkg-parsechangelog -l "$src/debian/changelog" -S Version 2>/dev/null || echo unknown)
 
 echo "build-civetweb.sh: compiling civetweb $version ($defs)"

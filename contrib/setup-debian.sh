@@ -18,7 +18,7 @@ while [ $# -gt 0 ]; do
 done
 
 # What each group is for, so that nobody has to guess why it is here.
-pkgs_build="build-essential autoconf automake pkg-config dpkg-dev git ca-certificates xz-utils"
+pkgs_build="build-essential autoconf automake pkg-config dpkg-dev patch git ca-certificates xz-utils"
 pkgs_libs="libssl-dev libpq-dev libsrtp2-dev libjansson-dev check
 	libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstrtspserver-1.0-dev"
 # Camera simulator and GStreamer's own client in the tests.

@@ -81,6 +81,7 @@ struct nvr_config {
 	char *web_tls_key;
 	bool web_tls_compat;
 	int64_t web_threads;
+	int64_t web_connections_per_address;
 	int64_t web_db_connections;
 	char *web_realm;
 	char *web_allow;

@@ -106,6 +106,9 @@ api(struct out *o, struct web_server *s)
 		if ((n = atomic_load_explicit(&s->requests[code], memory_order_relaxed)) > 0)
 			put(o, "nvr_api_requests_total{code=\"%d\"} %llu\n", code, (unsigned long long)n);
 	counter(o, "nvr_api_auth_failures_total", "Failed authentications (all reasons, audited).", &s->auth_failures);
+	counter(o, "nvr_api_refused_connections_total",
+	    "Connections closed when accepted, before TLS: address not allowed, or too many open from it.",
+	    &s->refused_connections);
 	counter(o, "nvr_api_lockout_untracked_total",
 	    "Login failures the lock-out table had no room to count (their logins were refused).", &s->lockout_untracked);
 	put(o, "# HELP nvr_api_lockout_keys User names and addresses with a live failure count or lock.\n"

@@ -6,9 +6,13 @@
  */
 #include "autoconfig.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include <openssl/rand.h>
 
@@ -57,6 +61,74 @@ client_addr(const struct mg_request_info *ri, char *out, size_t size)
 	if (strncasecmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.') != NULL)
 		a += 7;
 	snprintf(out, size, "%s", a);
+}
+
+/* A peer's address as client_addr() spells it (IPv4-mapped as IPv4). */
+static void
+sockaddr_text(const void *sa, char *out, size_t size)
+{
+	const struct sockaddr *a = sa;
+	const struct sockaddr_in6 *a6 = sa;
+	const char *p;
+
+	out[0] = '\0';
+	if (a->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+	else if (a->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &a6->sin6_addr, out, (socklen_t)size);
+	p = out + 7;
+	if (strncasecmp(out, "::ffff:", 7) == 0 && strchr(p, '.') != NULL)
+		memmove(out, p, strlen(p) + 1);
+}
+
+static bool address_allowed(struct web_server *s, const char *addr);
+
+static void
+audit_connection(struct web_server *s, const char *addr, const char *action, const char *why)
+{
+	char detail[160];
+	struct web_audit_event ev = {
+		.actor = "-", .address = addr, .action = action, .object = "connection",
+		.outcome = WEB_AUDIT_DENIED, .detail = detail,
+	};
+
+	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", why);
+	web_audit_record_limited(s->audit, &ev, WEB_AUDIT_FLOOD_FULL);
+}
+
+/*
+ * civetweb's master thread, for each accepted socket, before it is queued
+ * for a worker and before the TLS handshake (our civetweb patch): a
+ * refused address, or one with [web] connections_per_address open, is
+ * closed at once and costs no worker thread.
+ */
+static int
+socket_accepted(int sock, const void *sa, unsigned int salen, void *user)
+{
+	struct web_server *s = user;
+	char addr[INET6_ADDRSTRLEN];
+
+	(void)salen;
+	sockaddr_text(sa, addr, sizeof(addr));
+	if (!address_allowed(s, addr)) {
+		atomic_fetch_add_explicit(&s->refused_connections, 1, memory_order_relaxed);
+		audit_connection(s, addr, "access.address_refused", "not in [web] allow");
+		return 0;
+	}
+	if (!web_conns_open(s->conns, sock, addr)) {
+		atomic_fetch_add_explicit(&s->refused_connections, 1, memory_order_relaxed);
+		audit_connection(s, addr, "access.connection_limit", "too many open connections from this address");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+socket_closed(int sock, void *user)
+{
+	struct web_server *s = user;
+
+	web_conns_close(s->conns, sock);
 }
 
 static bool
@@ -113,8 +185,11 @@ http_error(struct mg_connection *conn, int status, const char *msg)
 	    : status >= 500                                ? "internal"
 	                                                   : "bad_request";
 
-	for (; msg != NULL && msg[i] != '\0' && i + 1 < sizeof(text); i++)
-		text[i] = msg[i] >= 0x20 && msg[i] < 0x7f ? msg[i] : '?';
+	for (; msg != NULL && msg[i] != '\0' && i + 1 < sizeof(text); i++) {
+		text[i] = '?';
+		if (msg[i] >= 0x20 && msg[i] < 0x7f)
+			text[i] = msg[i];
+	}
 	text[i] = '\0';
 	web_reply_error(conn, status, code, "Connection: close\r\n", "%s",
 	    text[0] != '\0' ? text : "the request could not be read");
@@ -329,6 +404,8 @@ start_civetweb(struct web_server *s)
 		.begin_request = begin_request,
 		.log_message = log_message,
 		.http_error = http_error,
+		.socket_accepted = socket_accepted,
+		.socket_closed = socket_closed,
 		.external_ssl_ctx = external_ssl_ctx,
 	};
 	struct mg_init_data init = { .callbacks = &cb, .user_data = s, .configuration_options = opts };
@@ -410,6 +487,7 @@ web_server_start(const struct nvr_config *cfg, const struct stg_secret *secret, 
 	if ((rc = web_tls_new(cfg->web_tls_cert, cfg->web_tls_key, cfg->web_tls_compat, &s->tls)) != NVR_OK ||
 	    (rc = web_digest_new(NONCE_LIFETIME_MS, &s->digest)) != NVR_OK ||
 	    (rc = web_lockout_new(cfg->web_lockout_ms, &s->lockout)) != NVR_OK ||
+	    (rc = web_conns_new((int)cfg->web_connections_per_address, &s->conns)) != NVR_OK ||
 	    (rc = web_pool_new(cfg->db_conninfo, (int)cfg->web_db_connections, &s->pool)) != NVR_OK ||
 	    (rc = web_sesscache_new(&s->sessions)) != NVR_OK ||
 	    (rc = web_listcache_new(WEB_LISTCACHE_BYTES, &s->listings)) != NVR_OK ||
@@ -486,6 +564,7 @@ web_server_stop(struct web_server *s)
 	web_sesscache_free(s->sessions);
 	web_listcache_free(s->listings);
 	web_lockout_free(s->lockout);
+	web_conns_free(s->conns); /* after mg_stop: no socket is open */
 	web_digest_free(s->digest);
 	web_tls_free(s->tls);
 	web_hostfilter_free(s->allow);

@@ -20,6 +20,7 @@
 #include "web/digest.h"
 #include "web/listcache.h"
 #include "web/hostfilter.h"
+#include "web/conns.h"
 #include "web/lockout.h"
 #include "web/pool.h"
 #include "web/sesscache.h"
@@ -38,6 +39,7 @@ struct web_server {
 	struct web_tls *tls;
 	struct web_digest *digest;
 	struct web_lockout *lockout;
+	struct web_conns *conns; /* open connections per address */
 	struct web_audit *audit;
 	struct web_pool *pool;
 	struct web_sesscache *sessions;
@@ -57,6 +59,7 @@ struct web_server {
 	atomic_uint_fast64_t requests[WEB_STATUS_MAX]; /* by status code */
 	atomic_uint_fast64_t auth_failures;
 	atomic_uint_fast64_t lockout_untracked; /* failures the full lock-out table could not count */
+	atomic_uint_fast64_t refused_connections; /* closed at accept: address refused, or too many open */
 };
 
 #endif

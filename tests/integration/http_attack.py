@@ -12,6 +12,9 @@ connections. It prints what came back; attack.test decides what is right.
       N made-up user names whose unkeyed FNV-1a hash ("user:NAME" mod 4096,
       the lock-out table before issue 13) falls in the 16 slots up to
       USER's: the names that evicted a live lock then.
+  http_attack.py --ca CERT --port P [--src ADDR] hold N SECONDS
+      opens N TLS connections at once and keeps them idle for SECONDS;
+      prints how many got through the TLS handshake.
   http_attack.py --ca CERT --port P [--src ADDR] raw
       sends stdin as it is; prints the whole answer.
   http_attack.py --ca CERT --port P [--src ADDR] idle [--after-request]
@@ -130,6 +133,19 @@ def idle(a):
         print(int(time.monotonic() - t0))
 
 
+def hold(a):
+    held = []
+    for _ in range(a.n):
+        try:
+            held.append(connect(a))
+        except (ssl.SSLError, ConnectionResetError, BrokenPipeError, OSError):
+            pass
+    print(len(held), flush=True)
+    time.sleep(a.seconds)
+    for s in held:
+        s.close()
+
+
 def fnv(text):
     x = 2166136261
     for b in text.encode():
@@ -163,11 +179,14 @@ def main():
     nm = sub.add_parser("names")
     nm.add_argument("user")
     nm.add_argument("n", type=int)
+    hd = sub.add_parser("hold")
+    hd.add_argument("n", type=int)
+    hd.add_argument("seconds", type=float)
     sub.add_parser("raw")
     i = sub.add_parser("idle")
     i.add_argument("--after-request", action="store_true")
     a = p.parse_args()
-    {"digest": digest, "raw": raw, "idle": idle, "names": names}[a.cmd](a)
+    {"digest": digest, "raw": raw, "idle": idle, "names": names, "hold": hold}[a.cmd](a)
 
 
 if __name__ == "__main__":

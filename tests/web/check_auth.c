@@ -3,7 +3,8 @@
  * lock-out table: the RFC's own example header parses, responses computed
  * here independently are accepted, and replays, expired nonces, nonces we
  * did not make, other URIs and malformed headers are refused; lock-outs
- * start after N failures, grow, are capped, and end on success.
+ * start after N failures, grow, are capped, and end on success; a flood
+ * of names cannot evict them; connections per address are bounded.
  */
 #include "autoconfig.h"
 
@@ -16,6 +17,7 @@
 #include "nvrd/encode.h"
 #include "tests/harness/run.h"
 #include "web/digest.h"
+#include "web/conns.h"
 #include "web/lockout.h"
 
 static void
@@ -258,7 +260,7 @@ START_TEST(lockout_flood_cannot_evict)
 		snprintf(key, sizeof(key), "user:made-up-%d", i);
 		untracked += web_lockout_fail(l, key, 5, t + 100) == WEB_LOCKOUT_UNTRACKED;
 	}
-	ck_assert_int_gt(untracked, 2 * WEB_LOCKOUT_SLOTS);
+	ck_assert_int_gt(untracked, 2L * WEB_LOCKOUT_SLOTS);
 	ck_assert_int_le(web_lockout_live(l, t + 100), WEB_LOCKOUT_SLOTS);
 	ck_assert_int_eq(web_lockout_remaining(l, "user:admin", t + 100), 7900);
 	/* The viewer's one failure is still there: four more lock it. */
@@ -277,6 +279,30 @@ START_TEST(lockout_flood_cannot_evict)
 }
 END_TEST
 
+/* Connections per address (web/conns.c): the limit holds, closing gives
+ * the slot back, a socket is counted once, and junk is refused. */
+START_TEST(conns_limit_per_address)
+{
+	struct web_conns *c;
+
+	ck_assert_int_eq(web_conns_new(3, &c), NVR_OK);
+	for (int fd = 10; fd < 13; fd++)
+		ck_assert(web_conns_open(c, fd, "127.0.0.2"));
+	ck_assert(!web_conns_open(c, 13, "127.0.0.2"));
+	ck_assert(web_conns_open(c, 13, "::1"));
+	ck_assert(!web_conns_open(c, 13, "::1")); /* fd 13 is counted already */
+	ck_assert_int_eq(web_conns_of(c, "127.0.0.2"), 3);
+	web_conns_close(c, 11);
+	web_conns_close(c, 11); /* twice: once counted */
+	web_conns_close(c, 999); /* never opened */
+	ck_assert_int_eq(web_conns_of(c, "127.0.0.2"), 2);
+	ck_assert(web_conns_open(c, 14, "127.0.0.2"));
+	ck_assert(!web_conns_open(c, -1, "127.0.0.3"));
+	ck_assert(!web_conns_open(c, WEB_CONNS_FDS, "127.0.0.3"));
+	web_conns_free(c);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -292,6 +318,7 @@ main(void)
 	tc = tcase_create("lockout");
 	tcase_add_test(tc, lockout_grows_and_clears);
 	tcase_add_test(tc, lockout_flood_cannot_evict);
+	tcase_add_test(tc, conns_limit_per_address);
 	suite_add_tcase(s, tc);
 	return harness_run(s);
 }
