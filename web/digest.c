@@ -102,7 +102,7 @@ web_digest_challenge(struct web_digest *d, const char *realm, enum web_digest_al
 		memset(raw + NONCE_TIME, 0, NONCE_RAND); /* still unforgeable: the MAC covers the time */
 	nonce_mac(d, raw, raw + NONCE_TIME + NONCE_RAND);
 	nvr_hex_encode(raw, sizeof(raw), hex);
-	snprintf(out, WEB_DIGEST_CHALLENGE_MAX, "Digest realm=\"%s\", qop=\"auth\", algorithm=%s, nonce=\"%s\"%s",
+	snprintf(out, WEB_DIGEST_CHALLENGE_MAX, "Digest realm=\"%s\", qop=\"auth, auth-int\", algorithm=%s, nonce=\"%s\"%s",
 	    realm, alg == WEB_DIGEST_SHA256 ? "SHA-256" : "MD5", hex, stale ? ", stale=true" : "");
 }
 
@@ -253,8 +253,9 @@ web_digest_parse(const char *value, struct web_digest_creds *c, const char **why
 		*why = "Authorization lacks a parameter qop=auth needs (username, realm, nonce, uri, response, cnonce, qop, nc)";
 		return NVR_ERR_INVAL;
 	}
-	if (strcmp(c->qop, "auth") != 0) {
-		*why = "only qop=auth is supported";
+	c->auth_int = strcmp(c->qop, "auth-int") == 0;
+	if (strcmp(c->qop, "auth") != 0 && !c->auth_int) {
+		*why = "qop must be auth or auth-int";
 		return NVR_ERR_INVAL;
 	}
 	return NVR_OK;
@@ -350,10 +351,18 @@ enum web_digest_result
 web_digest_check(struct web_digest *d, const struct web_digest_creds *c, const char *realm, const char *method,
     const char *request_uri, const char *ha1_hex)
 {
-	uint8_t raw[NONCE_BYTES];
+	return web_digest_check_body(d, c, realm, method, request_uri, ha1_hex, "", 0);
+}
+
+enum web_digest_result
+web_digest_check_body(struct web_digest *d, const struct web_digest_creds *c, const char *realm, const char *method,
+    const char *request_uri, const char *ha1_hex, const char *body, size_t len)
+{
+	uint8_t raw[NONCE_BYTES], hb[32];
 	int64_t issued = 0;
-	char ha2[65], resp[65];
-	const char *a2[2] = { method, c->uri };
+	unsigned int hlen = 0;
+	char ha2[65], resp[65], hbody[65] = "";
+	const char *a2[3] = { method, c->uri, hbody };
 	const char *r[6] = { ha1_hex, c->nonce, c->nc_text, c->cnonce, c->qop, ha2 };
 	enum web_digest_result nr;
 
@@ -361,7 +370,13 @@ web_digest_check(struct web_digest *d, const struct web_digest_creds *c, const c
 		return nr;
 	if (strcmp(c->realm, realm) != 0 || strcmp(c->uri, request_uri) != 0)
 		return WEB_DIGEST_FOREIGN;
-	if (!hash_hex(c->alg, a2, 2, ha2) || !hash_hex(c->alg, r, 6, resp))
+	/* auth-int: A2 = method:uri:H(entity-body) (RFC 7616 3.4.3). */
+	if (c->auth_int) {
+		if (!EVP_Digest(body, len, hb, &hlen, c->alg == WEB_DIGEST_SHA256 ? EVP_sha256() : EVP_md5(), NULL))
+			return WEB_DIGEST_WRONG;
+		nvr_hex_encode(hb, hlen, hbody);
+	}
+	if (!hash_hex(c->alg, a2, c->auth_int ? 3 : 2, ha2) || !hash_hex(c->alg, r, 6, resp))
 		return WEB_DIGEST_WRONG;
 	/* Compared as the client spelled it: lower-case hex (RFC 7616 3.4.1). */
 	if (strlen(c->response) != strlen(resp) || CRYPTO_memcmp(resp, c->response, strlen(resp)) != 0)

@@ -39,6 +39,7 @@ struct web_digest_creds {
 	char cnonce[WEB_DIGEST_FIELD_MAX];
 	char qop[WEB_DIGEST_FIELD_MAX];
 	char nc_text[9]; /* as sent: the response hashes these 8 digits */
+	bool auth_int;   /* qop=auth-int: the response covers the body */
 	uint32_t nc;
 };
 
@@ -63,7 +64,7 @@ void web_digest_challenge(struct web_digest *d, const char *realm, enum web_dige
 /*
  * Parses the value of an Authorization header that starts with "Digest".
  * Every field is bounded; a missing field, a duplicate, userhash=true, a
- * qop other than auth, an nc that is not 8 hex digits, or an unknown
+ * qop other than auth or auth-int, an nc that is not 8 hex digits, or an unknown
  * algorithm is refused with why (static text). Unknown parameters are
  * ignored (RFC 7616 3.4).
  */
@@ -77,5 +78,11 @@ nvr_err web_digest_parse(const char *value, struct web_digest_creds *c, const ch
  */
 enum web_digest_result web_digest_check(struct web_digest *d, const struct web_digest_creds *c,
     const char *realm, const char *method, const char *request_uri, const char *ha1_hex);
+
+/* As web_digest_check(), for qop=auth-int: body (len bytes) is the
+ * request's entity body, hashed into the response (RFC 7616 3.4.3). */
+enum web_digest_result web_digest_check_body(struct web_digest *d, const struct web_digest_creds *c,
+    const char *realm, const char *method, const char *request_uri, const char *ha1_hex, const char *body,
+    size_t len);
 
 #endif

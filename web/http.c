@@ -127,6 +127,44 @@ is_json_type(const char *type)
 	return type != NULL && strncasecmp(type, "application/json", n) == 0 && (type[n] == '\0' || type[n] == ';');
 }
 
+/* The body web_body_prefetch() read, for the request this worker thread
+ * serves (civetweb serves one request at a time per thread). */
+static _Thread_local struct {
+	const struct mg_connection *conn;
+	char *buf;
+	size_t len;
+} prefetched;
+
+bool
+web_body_prefetch(struct mg_connection *c, const char **body, size_t *len)
+{
+	const struct mg_request_info *ri = mg_get_request_info(c);
+	size_t want = ri->content_length > 0 ? (size_t)ri->content_length : 0;
+	int n;
+
+	web_body_forget();
+	if (ri->content_length > 0 && (uint64_t)ri->content_length > WEB_BODY_MAX)
+		return false;
+	if ((prefetched.buf = malloc(want + 1)) == NULL)
+		return false;
+	while (prefetched.len < want && (n = mg_read(c, prefetched.buf + prefetched.len, want - prefetched.len)) > 0)
+		prefetched.len += (size_t)n;
+	prefetched.conn = c;
+	*body = prefetched.buf;
+	*len = prefetched.len;
+	return prefetched.len == want;
+}
+
+void
+web_body_forget(void)
+{
+	if (prefetched.buf != NULL) {
+		OPENSSL_cleanse(prefetched.buf, prefetched.len);
+		free(prefetched.buf);
+	}
+	memset(&prefetched, 0, sizeof(prefetched));
+}
+
 json_t *
 web_read_json(struct mg_connection *c, int *status)
 {
@@ -150,7 +188,12 @@ web_read_json(struct mg_connection *c, int *status)
 		*status = web_reply_error(c, 503, "internal", NULL, "out of memory");
 		return NULL;
 	}
-	while (len < (size_t)ri->content_length && (n = mg_read(c, buf + len, (size_t)ri->content_length - len)) > 0)
+	if (prefetched.conn == c) {
+		len = prefetched.len < (size_t)ri->content_length ? prefetched.len : (size_t)ri->content_length;
+		memcpy(buf, prefetched.buf, len);
+	}
+	while (prefetched.conn != c && len < (size_t)ri->content_length &&
+	    (n = mg_read(c, buf + len, (size_t)ri->content_length - len)) > 0)
 		len += (size_t)n;
 	if (len == (size_t)ri->content_length)
 		j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);

@@ -59,6 +59,17 @@ int web_reply_error(struct mg_connection *c, int status, const char *code, const
  */
 json_t *web_read_json(struct mg_connection *c, int *status);
 
+/*
+ * Reads the whole request body before its handler does (Digest
+ * qop=auth-int hashes it): at most WEB_BODY_MAX bytes, by Content-Length
+ * (none: empty). *body points into a buffer this worker thread keeps for
+ * the request, which web_read_json() then reads instead of the
+ * connection; web_body_forget() frees it (wiped: it may hold a password).
+ * false if the body is longer or cannot be read.
+ */
+bool web_body_prefetch(struct mg_connection *c, const char **body, size_t *len);
+void web_body_forget(void);
+
 /* Whether every member of the object body is named in known (a NULL-
  * terminated list). If not, 400 unknown_field naming it and what the call
  * takes has been sent, and *status is its status. */

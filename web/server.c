@@ -318,6 +318,7 @@ begin_request(struct mg_connection *conn)
 
 	client_addr(r.ri, r.addr, sizeof(r.addr));
 	status = dispatch(&r);
+	web_body_forget(); /* a body read early for Digest qop=auth-int */
 	if (status >= 100 && status < WEB_STATUS_MAX)
 		atomic_fetch_add_explicit(&r.srv->requests[status], 1, memory_order_relaxed);
 	return status;

@@ -15,6 +15,10 @@ connections. It prints what came back; attack.test decides what is right.
   http_attack.py --ca CERT --port P [--src ADDR] hold N SECONDS
       opens N TLS connections at once and keeps them idle for SECONDS;
       prints how many got through the TLS handshake.
+  http_attack.py --ca CERT --port P authint USER PASSWORD PATH BODY OTHER
+      PUT PATH with qop=auth-int, its response computed for BODY: first
+      sent with OTHER as the body (a captured header on a new body), then
+      with BODY; prints both statuses.
   http_attack.py --ca CERT --port P [--src ADDR] raw
       sends stdin as it is; prints the whole answer.
   http_attack.py --ca CERT --port P [--src ADDR] idle [--after-request]
@@ -84,7 +88,7 @@ def digest(a):
         status, head, _ = read_answer(s)
         if nonce is not None:
             print(status, flush=True)
-        m = re.search(r'(?i)www-authenticate: Digest realm="[^"]*", qop="auth", algorithm=SHA-256, nonce="([0-9a-f]+)"', head)
+        m = re.search(r'(?i)www-authenticate: Digest realm="[^"]*", qop="[^"]*", algorithm=SHA-256, nonce="([0-9a-f]+)"', head)
         # A new nonce only when the server says ours is stale.
         if m and (nonce is None or "stale=true" in m.group(0) + head.split(m.group(0), 1)[1].split("\r\n", 1)[0]):
             nonce = m.group(1)
@@ -146,6 +150,28 @@ def hold(a):
         s.close()
 
 
+def authint(a):
+    s = connect(a)
+    body = a.body.encode()
+
+    def put(b, auth=None):
+        req = ("PUT %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+               "Content-Length: %d\r\n" % (a.path, len(b)))
+        if auth:
+            req += "Authorization: %s\r\n" % auth
+        s.sendall(req.encode() + b"\r\n" + b)
+        return read_answer(s)
+
+    _, head, _ = put(body)
+    nonce = re.search(r'algorithm=SHA-256, nonce="([0-9a-f]+)"', head).group(1)
+    ha1 = h("%s:%s:%s" % (a.user, a.realm, a.password))
+    ha2 = h("PUT:%s:%s" % (a.path, hashlib.sha256(body).hexdigest()))
+    resp = h("%s:%s:00000001:c0ffee:auth-int:%s" % (ha1, nonce, ha2))
+    auth = ('Digest username="%s", realm="%s", nonce="%s", uri="%s", algorithm=SHA-256, qop=auth-int, '
+            'nc=00000001, cnonce="c0ffee", response="%s"' % (a.user, a.realm, nonce, a.path, resp))
+    print(put(a.other.encode(), auth)[0], put(body, auth)[0])
+
+
 def fnv(text):
     x = 2166136261
     for b in text.encode():
@@ -182,11 +208,14 @@ def main():
     hd = sub.add_parser("hold")
     hd.add_argument("n", type=int)
     hd.add_argument("seconds", type=float)
+    ai = sub.add_parser("authint")
+    for x in ("user", "password", "path", "body", "other"):
+        ai.add_argument(x)
     sub.add_parser("raw")
     i = sub.add_parser("idle")
     i.add_argument("--after-request", action="store_true")
     a = p.parse_args()
-    {"digest": digest, "raw": raw, "idle": idle, "names": names, "hold": hold}[a.cmd](a)
+    {"digest": digest, "raw": raw, "idle": idle, "names": names, "hold": hold, "authint": authint}[a.cmd](a)
 
 
 if __name__ == "__main__":

@@ -97,7 +97,7 @@ START_TEST(accepts_then_refuses_replay)
 
 	ck_assert_int_eq(web_digest_new(60000, &d), NVR_OK);
 	web_digest_challenge(d, "nvr", WEB_DIGEST_SHA256, false, ch);
-	ck_assert_ptr_nonnull(strstr(ch, "qop=\"auth\", algorithm=SHA-256"));
+	ck_assert_ptr_nonnull(strstr(ch, "qop=\"auth, auth-int\", algorithm=SHA-256"));
 	nonce_of(ch, nonce, sizeof(nonce));
 	make_header(nonce, "/api/v1/health", "00000001", "Right-Pass-1", h, sizeof(h));
 	ck_assert_int_eq(check(d, h, "/api/v1/health"), WEB_DIGEST_OK);
@@ -140,7 +140,7 @@ START_TEST(refuses_malformed_headers)
 	static const char *const bad[] = {
 		"Basic YWRtaW46eA==",
 		"Digest username=\"a\"",
-		"Digest username=\"a\", realm=\"nvr\", nonce=\"n\", uri=\"/\", response=\"r\", cnonce=\"c\", qop=auth-int, nc=00000001",
+		"Digest username=\"a\", realm=\"nvr\", nonce=\"n\", uri=\"/\", response=\"r\", cnonce=\"c\", qop=auth-conf, nc=00000001",
 		"Digest username=\"a\", realm=\"nvr\", nonce=\"n\", uri=\"/\", response=\"r\", cnonce=\"c\", qop=auth, nc=1",
 		"Digest username=\"a\", username=\"b\", realm=\"nvr\", nonce=\"n\", uri=\"/\", response=\"r\", cnonce=\"c\", qop=auth, nc=00000001",
 		"Digest username=\"a\", realm=\"nvr\", nonce=\"n\", uri=\"/\", response=\"r\", cnonce=\"c\", qop=auth, nc=00000001, algorithm=SHA-512-256",
@@ -207,6 +207,39 @@ START_TEST(eviction_never_accepts_a_replay)
 	}
 	ck_assert_int_eq(used, 64);
 	ck_assert_int_eq(check(d, admin_h, "/api/v1/users"), WEB_DIGEST_STALE);
+	web_digest_free(d);
+}
+END_TEST
+
+/* qop=auth-int (RFC 7616 3.4.3): the response covers the body, so a
+ * captured header sent with another body is refused. */
+START_TEST(auth_int_binds_the_body)
+{
+	struct web_digest *d;
+	struct web_digest_creds c;
+	char ch[WEB_DIGEST_CHALLENGE_MAX], nonce[128], a1[128], ha1[65], a2[256], ha2[65], hb[65], r[512], resp[65];
+	char h[1024];
+	const char *body = "{\"name\":\"op\",\"role\":\"operator\"}", *why = NULL;
+
+	ck_assert_int_eq(web_digest_new(60000, &d), NVR_OK);
+	web_digest_challenge(d, "nvr", WEB_DIGEST_SHA256, false, ch);
+	nonce_of(ch, nonce, sizeof(nonce));
+	snprintf(a1, sizeof(a1), "admin:nvr:Right-Pass-1");
+	sha256_hex(a1, ha1);
+	sha256_hex(body, hb);
+	snprintf(a2, sizeof(a2), "POST:/api/v1/users:%s", hb);
+	sha256_hex(a2, ha2);
+	snprintf(r, sizeof(r), "%s:%s:00000001:abc123:auth-int:%s", ha1, nonce, ha2);
+	sha256_hex(r, resp);
+	snprintf(h, sizeof(h),
+	    "Digest username=\"admin\", realm=\"nvr\", nonce=\"%s\", uri=\"/api/v1/users\", algorithm=SHA-256, "
+	    "qop=auth-int, nc=00000001, cnonce=\"abc123\", response=\"%s\"", nonce, resp);
+	ck_assert_msg(web_digest_parse(h, &c, &why) == NVR_OK, "%s", why);
+	ck_assert(c.auth_int);
+	ck_assert_int_eq(web_digest_check_body(d, &c, "nvr", "POST", "/api/v1/users", ha1,
+	                     "{\"name\":\"evil\",\"role\":\"admin\"}", 32), WEB_DIGEST_WRONG);
+	ck_assert_int_eq(web_digest_check_body(d, &c, "nvr", "POST", "/api/v1/users", ha1, body, strlen(body)),
+	    WEB_DIGEST_OK);
 	web_digest_free(d);
 }
 END_TEST
@@ -314,6 +347,7 @@ main(void)
 	tcase_add_test(tc, refuses_expired_and_foreign_nonces);
 	tcase_add_test(tc, refuses_malformed_headers);
 	tcase_add_test(tc, eviction_never_accepts_a_replay);
+	tcase_add_test(tc, auth_int_binds_the_body);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lockout");
 	tcase_add_test(tc, lockout_grows_and_clears);
