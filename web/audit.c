@@ -24,7 +24,6 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "nvrd/backoff.h"
@@ -35,6 +34,7 @@
 #include "storage/manifest.h"
 #include "web/audit.h"
 #include "web/audit_priv.h"
+#include "web/keyed.h"
 
 /* pg_advisory_xact_lock key: "NVRAUDIT" as a big-endian int64 (as the
  * schema's "NVRSCHEM"). docs/FORMAT.md gives it: any other writer must take
@@ -496,7 +496,7 @@ struct web_audit {
 	const struct stg_signer *signer;
 	int wake_fd[2]; /* written at stop: cuts short a connection attempt */
 	struct flood_slot flood[FLOOD_SLOTS]; /* web_audit_record_limited(), under lock */
-	uint8_t flood_key[32];
+	uint8_t flood_key[WEB_KEYED_KEY];
 	int64_t flood_swept; /* monotonic ms */
 	/* owned by the thread */
 	PGconn *db;
@@ -962,14 +962,10 @@ flood_sweep_locked(struct web_audit *a, int64_t now)
 static size_t
 flood_index(const struct web_audit *a, const char *address, const char *action)
 {
-	uint8_t mac[32];
-	unsigned int n = sizeof(mac);
 	char key[128];
-	int len = snprintf(key, sizeof(key), "%s|%s", address, action);
 
-	HMAC(EVP_sha256(), a->flood_key, sizeof(a->flood_key), (const uint8_t *)key,
-	    (size_t)(len > 0 && (size_t)len < sizeof(key) ? len : 0), mac, &n);
-	return ((size_t)mac[0] | (size_t)mac[1] << 8) % FLOOD_SLOTS;
+	snprintf(key, sizeof(key), "%s|%s", address, action);
+	return web_keyed_index(a->flood_key, key, FLOOD_SLOTS);
 }
 
 void

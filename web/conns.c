@@ -8,12 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "web/conns.h"
+#include "web/keyed.h"
 
 #define PROBES 64
 #define ADDR_MAX 64
@@ -25,7 +23,7 @@ struct entry {
 
 struct web_conns {
 	int limit;
-	uint8_t key[32];      /* random per process: no address can aim at a slot */
+	uint8_t key[WEB_KEYED_KEY]; /* random per process: no address can aim at a slot */
 	pthread_mutex_t lock; /* protects entries and of_fd */
 	struct entry entries[WEB_CONNS_ADDRESSES];
 	uint16_t of_fd[WEB_CONNS_FDS]; /* entry index + 1 of each counted socket; 0: none */
@@ -61,11 +59,7 @@ web_conns_free(struct web_conns *c)
 static uint32_t
 home_of(const struct web_conns *c, const char *addr)
 {
-	uint8_t mac[32];
-	unsigned int n = sizeof(mac);
-
-	HMAC(EVP_sha256(), c->key, sizeof(c->key), (const uint8_t *)addr, strlen(addr), mac, &n);
-	return ((uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16) % WEB_CONNS_ADDRESSES;
+	return web_keyed_index(c->key, addr, WEB_CONNS_ADDRESSES);
 }
 
 /* addr's entry, or with room a free one (not yet claimed), or -1. Called

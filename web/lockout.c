@@ -9,10 +9,9 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "web/keyed.h"
 #include "web/lockout.h"
 
 #define PROBES 32
@@ -26,7 +25,7 @@ struct slot {
 
 struct web_lockout {
 	int64_t base_ms;
-	uint8_t hash_key[32]; /* random per process: clients cannot aim at a slot */
+	uint8_t hash_key[WEB_KEYED_KEY]; /* random per process: clients cannot aim at a slot */
 	pthread_mutex_t lock; /* protects slots */
 	struct slot slots[WEB_LOCKOUT_SLOTS];
 };
@@ -59,18 +58,12 @@ web_lockout_free(struct web_lockout *l)
 	free(l);
 }
 
-/* Keyed (HMAC-SHA-256, truncated): with FNV-1a, anyone could compute names
- * that share a key's neighbourhood. A login costs a scrypt or a database
- * round trip; one HMAC is nothing beside it. */
+/* A login costs a scrypt or a database round trip; one HMAC is nothing
+ * beside it. */
 static uint32_t
 slot_of(const struct web_lockout *l, const char *key)
 {
-	uint8_t mac[32];
-	unsigned int n = sizeof(mac);
-
-	HMAC(EVP_sha256(), l->hash_key, sizeof(l->hash_key), (const uint8_t *)key, strlen(key), mac, &n);
-	return ((uint32_t)mac[0] | (uint32_t)mac[1] << 8 | (uint32_t)mac[2] << 16 | (uint32_t)mac[3] << 24) %
-	    WEB_LOCKOUT_SLOTS;
+	return web_keyed_index(l->hash_key, key, WEB_LOCKOUT_SLOTS);
 }
 
 /* Whether a slot still counts: a lock not yet over, or failures not yet
