@@ -219,7 +219,8 @@ START_TEST(auth_int_binds_the_body)
 	struct web_digest_creds c;
 	char ch[WEB_DIGEST_CHALLENGE_MAX], nonce[128], a1[128], ha1[65], a2[256], ha2[65], hb[65], r[512], resp[65];
 	char h[1024];
-	const char *body = "{\"name\":\"op\",\"role\":\"operator\"}", *why = NULL;
+	const char *body = "{\"name\":\"op\",\"role\":\"operator\"}", *evil = "{\"name\":\"evil\",\"role\":\"admin\"}";
+	const char *why = NULL;
 
 	ck_assert_int_eq(web_digest_new(60000, &d), NVR_OK);
 	web_digest_challenge(d, "nvr", WEB_DIGEST_SHA256, false, ch);
@@ -236,8 +237,8 @@ START_TEST(auth_int_binds_the_body)
 	    "qop=auth-int, nc=00000001, cnonce=\"abc123\", response=\"%s\"", nonce, resp);
 	ck_assert_msg(web_digest_parse(h, &c, &why) == NVR_OK, "%s", why);
 	ck_assert(c.auth_int);
-	ck_assert_int_eq(web_digest_check_body(d, &c, "nvr", "POST", "/api/v1/users", ha1,
-	                     "{\"name\":\"evil\",\"role\":\"admin\"}", 32), WEB_DIGEST_WRONG);
+	ck_assert_int_eq(web_digest_check_body(d, &c, "nvr", "POST", "/api/v1/users", ha1, evil, strlen(evil)),
+	    WEB_DIGEST_WRONG);
 	ck_assert_int_eq(web_digest_check_body(d, &c, "nvr", "POST", "/api/v1/users", ha1, body, strlen(body)),
 	    WEB_DIGEST_OK);
 	web_digest_free(d);
