@@ -11,7 +11,7 @@
 #      test again
 #   5. make lint (clang-tidy, cppcheck)
 #   6. builds the fuzz targets with clang/libFuzzer, runs each for
-#      FUZZ_SECONDS (default 60), two at a time
+#      FUZZ_SECONDS (default 50), two at a time
 # With SKIP containing distcheck, step 2 runs the tests in _build instead.
 # The whole run stays under 30 minutes on 2 cores.
 #
@@ -26,7 +26,7 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
-FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+FUZZ_SECONDS=${FUZZ_SECONDS:-50}
 SKIP=${SKIP:-}
 # Everything the tests need has just been installed (setup-debian.sh): a
 # test that finds a tool missing fails instead of skipping (tests/lib.sh).
