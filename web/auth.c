@@ -321,7 +321,7 @@ auth_digest(struct web_req *r, const char *value)
 	struct web_digest_creds c;
 	struct user_row row;
 	char ha1[65];
-	const char *why = NULL, *body = NULL;
+	const char *why = NULL, *body = ""; /* qop=auth: no body in the hash */
 	size_t body_len = 0;
 	enum web_digest_result res;
 	bool known;
@@ -349,9 +349,7 @@ auth_digest(struct web_req *r, const char *value)
 		nvr_hex_encode(rnd, c.alg == WEB_DIGEST_MD5 ? 16 : 32, ha1);
 	}
 	res = WEB_DIGEST_FOREIGN;
-	if (uri_matches(r->ri, c.uri) && !c.auth_int)
-		res = web_digest_check(r->srv->digest, &c, r->srv->cfg->web_realm, r->ri->request_method, c.uri, ha1);
-	else if (uri_matches(r->ri, c.uri) && web_body_prefetch(r->conn, &body, &body_len))
+	if (uri_matches(r->ri, c.uri) && (!c.auth_int || web_body_read(r->conn, &body, &body_len)))
 		res = web_digest_check_body(r->srv->digest, &c, r->srv->cfg->web_realm, r->ri->request_method, c.uri,
 		    ha1, body, body_len);
 	OPENSSL_cleanse(ha1, sizeof(ha1));

@@ -127,7 +127,7 @@ is_json_type(const char *type)
 	return type != NULL && strncasecmp(type, "application/json", n) == 0 && (type[n] == '\0' || type[n] == ';');
 }
 
-/* The body web_body_prefetch() read, for the request this worker thread
+/* The body web_body_read() read, for the request this worker thread
  * serves (civetweb serves one request at a time per thread). */
 static _Thread_local struct {
 	const struct mg_connection *conn;
@@ -136,20 +136,22 @@ static _Thread_local struct {
 } prefetched;
 
 bool
-web_body_prefetch(struct mg_connection *c, const char **body, size_t *len)
+web_body_read(struct mg_connection *c, const char **body, size_t *len)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
 	size_t want = ri->content_length > 0 ? (size_t)ri->content_length : 0;
 	int n;
 
-	web_body_forget();
-	if (ri->content_length > 0 && (uint64_t)ri->content_length > WEB_BODY_MAX)
-		return false;
-	if ((prefetched.buf = malloc(want + 1)) == NULL)
-		return false;
-	while (prefetched.len < want && (n = mg_read(c, prefetched.buf + prefetched.len, want - prefetched.len)) > 0)
-		prefetched.len += (size_t)n;
-	prefetched.conn = c;
+	if (prefetched.conn != c) {
+		web_body_forget();
+		*body = NULL;
+		*len = 0;
+		if (want > WEB_BODY_MAX || (prefetched.buf = malloc(want + 1)) == NULL)
+			return false;
+		while (prefetched.len < want && (n = mg_read(c, prefetched.buf + prefetched.len, want - prefetched.len)) > 0)
+			prefetched.len += (size_t)n;
+		prefetched.conn = c;
+	}
 	*body = prefetched.buf;
 	*len = prefetched.len;
 	return prefetched.len == want;
@@ -169,9 +171,8 @@ json_t *
 web_read_json(struct mg_connection *c, int *status)
 {
 	const struct mg_request_info *ri = mg_get_request_info(c);
-	char *buf = NULL;
+	const char *body = NULL;
 	size_t len = 0;
-	int n;
 	json_t *j = NULL;
 	json_error_t err;
 
@@ -184,21 +185,14 @@ web_read_json(struct mg_connection *c, int *status)
 		    "a JSON body with a Content-Length of at most %zu bytes is required", WEB_BODY_MAX);
 		return NULL;
 	}
-	if ((buf = malloc((size_t)ri->content_length + 1)) == NULL) {
+	if (!web_body_read(c, &body, &len) && body == NULL) {
 		*status = web_reply_error(c, 503, "internal", NULL, "out of memory");
 		return NULL;
 	}
-	if (prefetched.conn == c) {
-		len = prefetched.len < (size_t)ri->content_length ? prefetched.len : (size_t)ri->content_length;
-		memcpy(buf, prefetched.buf, len);
-	}
-	while (prefetched.conn != c && len < (size_t)ri->content_length &&
-	    (n = mg_read(c, buf + len, (size_t)ri->content_length - len)) > 0)
-		len += (size_t)n;
+	/* The body may hold a password: begin_request() wipes it with
+	 * web_body_forget() once the request is answered. */
 	if (len == (size_t)ri->content_length)
-		j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
-	OPENSSL_cleanse(buf, len); /* a body may hold a password */
-	free(buf);
+		j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &err);
 	if (j == NULL || !json_is_object(j)) {
 		json_decref(j);
 		*status = web_reply_error(c, 400, "bad_json", NULL, "the body is not a JSON object%s%s",

@@ -60,14 +60,16 @@ int web_reply_error(struct mg_connection *c, int status, const char *code, const
 json_t *web_read_json(struct mg_connection *c, int *status);
 
 /*
- * Reads the whole request body before its handler does (Digest
- * qop=auth-int hashes it): at most WEB_BODY_MAX bytes, by Content-Length
- * (none: empty). *body points into a buffer this worker thread keeps for
- * the request, which web_read_json() then reads instead of the
- * connection; web_body_forget() frees it (wiped: it may hold a password).
- * false if the body is longer or cannot be read.
+ * The whole request body, read once per request: by Digest qop=auth-int
+ * (which hashes it) before the handler, and by web_read_json(). At most
+ * WEB_BODY_MAX bytes, by Content-Length (none: empty). *body points into
+ * a buffer this worker thread keeps for the request; web_body_forget()
+ * wipes and frees it (begin_request does, after each request: a body may
+ * hold a password). false if the body is longer than WEB_BODY_MAX (*body
+ * NULL), there is no memory (*body NULL), or it was cut short (*body holds
+ * the *len bytes that came).
  */
-bool web_body_prefetch(struct mg_connection *c, const char **body, size_t *len);
+bool web_body_read(struct mg_connection *c, const char **body, size_t *len);
 void web_body_forget(void);
 
 /* Whether every member of the object body is named in known (a NULL-

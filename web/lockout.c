@@ -76,48 +76,38 @@ live(const struct slot *s, int64_t now_ms)
 	return s->last_ms != 0 && now_ms < since + WEB_LOCKOUT_FORGET_MS;
 }
 
-/* The key's live slot; else, with create, a free or dead slot of its
- * neighbourhood made its own; else NULL. Called with the lock held. */
+/* The key's live slot, or NULL with *room the first free or dead slot of
+ * its neighbourhood (NULL: all live). Called with the lock held. */
 static struct slot *
-find(struct web_lockout *l, uint32_t h, const char *key, int64_t now_ms, bool create)
+find(struct web_lockout *l, uint32_t h, const char *key, int64_t now_ms, struct slot **room)
 {
-	struct slot *s, *room = NULL;
+	struct slot *s;
 
+	*room = NULL;
 	for (int i = 0; i < PROBES; i++) {
 		s = &l->slots[(h + (uint32_t)i) % WEB_LOCKOUT_SLOTS];
 		if (!live(s, now_ms)) {
-			if (room == NULL)
-				room = s;
-			continue;
-		}
-		if (strncmp(s->key, key, sizeof(s->key)) == 0)
+			if (*room == NULL)
+				*room = s;
+		} else if (strncmp(s->key, key, sizeof(s->key)) == 0) {
 			return s;
+		}
 	}
-	if (!create || room == NULL)
-		return NULL;
-	memset(room, 0, sizeof(*room));
-	strncpy(room->key, key, sizeof(room->key) - 1);
-	return room;
+	return NULL;
 }
 
 int64_t
 web_lockout_remaining(struct web_lockout *l, const char *key, int64_t now_ms)
 {
 	uint32_t h = slot_of(l, key);
-	struct slot *s;
+	struct slot *s, *room;
 	int64_t left = 0;
 
 	pthread_mutex_lock(&l->lock);
-	if ((s = find(l, h, key, now_ms, false)) != NULL) {
-		if (s->until_ms > now_ms)
-			left = s->until_ms - now_ms;
-	} else {
-		/* Unknown key: is there room to count it if it fails? */
-		left = WEB_LOCKOUT_FULL;
-		for (int i = 0; i < PROBES && left != 0; i++)
-			if (!live(&l->slots[(h + (uint32_t)i) % WEB_LOCKOUT_SLOTS], now_ms))
-				left = 0;
-	}
+	if ((s = find(l, h, key, now_ms, &room)) != NULL && s->until_ms > now_ms)
+		left = s->until_ms - now_ms;
+	else if (s == NULL && room == NULL)
+		left = WEB_LOCKOUT_FULL; /* unknown, and no room to count it if it fails */
 	pthread_mutex_unlock(&l->lock);
 	return left;
 }
@@ -127,15 +117,19 @@ web_lockout_fail(struct web_lockout *l, const char *key, int limit, int64_t now_
 {
 	uint32_t h = slot_of(l, key);
 	enum web_lockout_result r = WEB_LOCKOUT_COUNTED;
-	struct slot *s;
+	struct slot *s, *room;
 	int64_t t;
 
 	if (now_ms <= 0)
 		now_ms = 1;
 	pthread_mutex_lock(&l->lock);
-	if ((s = find(l, h, key, now_ms, true)) == NULL) {
-		r = WEB_LOCKOUT_UNTRACKED;
-		goto out;
+	if ((s = find(l, h, key, now_ms, &room)) == NULL) {
+		if ((s = room) == NULL) {
+			r = WEB_LOCKOUT_UNTRACKED;
+			goto out;
+		}
+		memset(s, 0, sizeof(*s));
+		strncpy(s->key, key, sizeof(s->key) - 1);
 	}
 	if (s->failures < 1000000)
 		s->failures++;
@@ -156,11 +150,11 @@ void
 web_lockout_clear(struct web_lockout *l, const char *key)
 {
 	uint32_t h = slot_of(l, key);
-	struct slot *s;
+	struct slot *s, *room;
 
 	pthread_mutex_lock(&l->lock);
 	/* Any time: a cleared key never comes back before a new failure. */
-	if ((s = find(l, h, key, INT64_MIN / 2, false)) != NULL)
+	if ((s = find(l, h, key, INT64_MIN / 2, &room)) != NULL)
 		memset(s, 0, sizeof(*s));
 	pthread_mutex_unlock(&l->lock);
 }

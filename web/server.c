@@ -51,48 +51,51 @@ external_ssl_ctx(void **ctx, void *user)
 	return 1;
 }
 
-/* "::ffff:10.1.2.3" -> "10.1.2.3": one spelling per client, for lock-outs
- * and the audit log. */
+/* "::ffff:10.1.2.3" -> "10.1.2.3": one spelling per client, for the host
+ * filter, connection counts, lock-outs and the audit log. */
 static void
-client_addr(const struct mg_request_info *ri, char *out, size_t size)
+unmap_ipv4(const char *a, char *out, size_t size)
 {
-	const char *a = ri->remote_addr;
-
 	if (strncasecmp(a, "::ffff:", 7) == 0 && strchr(a + 7, '.') != NULL)
 		a += 7;
 	snprintf(out, size, "%s", a);
 }
 
-/* A peer's address as client_addr() spells it (IPv4-mapped as IPv4). */
+static void
+client_addr(const struct mg_request_info *ri, char *out, size_t size)
+{
+	unmap_ipv4(ri->remote_addr, out, size);
+}
+
+/* A peer's address (a struct sockaddr) as client_addr() spells it. */
 static void
 sockaddr_text(const void *sa, char *out, size_t size)
 {
 	const struct sockaddr *a = sa;
-	const struct sockaddr_in6 *a6 = sa;
-	const char *p;
+	char text[INET6_ADDRSTRLEN] = "";
 
-	out[0] = '\0';
 	if (a->sa_family == AF_INET)
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)size);
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, text, sizeof(text));
 	else if (a->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &a6->sin6_addr, out, (socklen_t)size);
-	p = out + 7;
-	if (strncasecmp(out, "::ffff:", 7) == 0 && strchr(p, '.') != NULL)
-		memmove(out, p, strlen(p) + 1);
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, text, sizeof(text));
+	unmap_ipv4(text, out, size);
 }
 
 static bool address_allowed(struct web_server *s, const char *addr);
 
+/* An address turned away before authentication (why: static text, or
+ * NULL). A client can cause these at will: a flood is summarised. */
 static void
-audit_connection(struct web_server *s, const char *addr, const char *action, const char *why)
+audit_refusal(struct web_server *s, const char *addr, const char *action, const char *object, const char *why)
 {
-	char detail[160];
+	char detail[160] = "{}";
 	struct web_audit_event ev = {
-		.actor = "-", .address = addr, .action = action, .object = "connection",
+		.actor = "-", .address = addr, .action = action, .object = object,
 		.outcome = WEB_AUDIT_DENIED, .detail = detail,
 	};
 
-	snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", why);
+	if (why != NULL)
+		snprintf(detail, sizeof(detail), "{\"reason\":\"%s\"}", why);
 	web_audit_record_limited(s->audit, &ev, WEB_AUDIT_FLOOD_FULL);
 }
 
@@ -112,12 +115,12 @@ socket_accepted(int sock, const void *sa, unsigned int salen, void *user)
 	sockaddr_text(sa, addr, sizeof(addr));
 	if (!address_allowed(s, addr)) {
 		atomic_fetch_add_explicit(&s->refused_connections, 1, memory_order_relaxed);
-		audit_connection(s, addr, "access.address_refused", "not in [web] allow");
+		audit_refusal(s, addr, "access.address_refused", "connection", "not in [web] allow");
 		return 0;
 	}
 	if (!web_conns_open(s->conns, sock, addr)) {
 		atomic_fetch_add_explicit(&s->refused_connections, 1, memory_order_relaxed);
-		audit_connection(s, addr, "access.connection_limit", "too many open connections from this address");
+		audit_refusal(s, addr, "access.connection_limit", "connection", "too many open connections from this address");
 		return 0;
 	}
 	return 1;
@@ -239,13 +242,7 @@ has_users(struct web_server *s, PGconn *db)
 static int
 refuse_address(struct web_req *r)
 {
-	struct web_audit_event ev = {
-		.actor = "-", .address = r->addr, .action = "access.address_refused",
-		.object = r->ri->local_uri, /* as sent */
-		.outcome = WEB_AUDIT_DENIED,
-	};
-
-	web_audit_record_limited(r->srv->audit, &ev, WEB_AUDIT_FLOOD_FULL);
+	audit_refusal(r->srv, r->addr, "access.address_refused", r->ri->local_uri /* as sent */, NULL);
 	return web_reply_error(r->conn, 403, "address_refused", NULL,
 	    "this client address may not use the API ([web] allow)");
 }
